@@ -1,0 +1,452 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Threading.Channels;
+using Grpc.Core;
+
+namespace Rpc.Transports.Protocol;
+
+/// <summary>
+/// One call on a <see cref="MultiplexedConnection"/>: the queue of messages received, the send
+/// window, and the call's end (trailers or a reset). The connection's read loop feeds it; the call
+/// object on the client or server side reads and writes through it.
+/// </summary>
+internal sealed class CallStream
+{
+    internal const string ReceiveTooLarge = "Received message exceeds the maximum configured message size.";
+
+    private readonly MultiplexedConnection _connection;
+    private readonly Channel<IncomingMessage> _messages = Channel.CreateUnbounded<IncomingMessage>(
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    private readonly SendWindow _sendWindow;
+    private readonly TaskCompletionSource<Metadata?>? _responseHeaders;
+    private readonly Lock _creditLock = new();
+
+    // Assembly of a message that spans frames; touched only by the read loop.
+    private byte[]? _assembly;
+    private int _assembled;
+
+    // Receive credit (see docs/protocol.md, "Flow control"); under _creditLock.
+    private int _heldCredit;
+    private int _creditToSend;
+    private int _completeMessagesQueued;
+
+    private int _closed;
+    private volatile bool _remoteEnded;
+    private Status? _resetStatus;
+    private TrailersPayload? _trailers;
+
+    public CallStream(MultiplexedConnection connection, uint id, bool isClient)
+    {
+        _connection = connection;
+        Id = id;
+        _sendWindow = new SendWindow(connection.PeerSettings.InitialWindowSize);
+        if (isClient)
+        {
+            _responseHeaders = new TaskCompletionSource<Metadata?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    /// <summary>The stream id; 0 on the client until the call start is written.</summary>
+    public uint Id { get; internal set; }
+
+    public MultiplexedConnection Connection => _connection;
+
+    public IStreamObserver? Observer { get; set; }
+
+    /// <summary>Client: the response headers, or <see langword="null"/> when the call ended without any.</summary>
+    public Task<Metadata?> ResponseHeaders => _responseHeaders?.Task ?? Task.FromResult<Metadata?>(null);
+
+    /// <summary>Client: the trailers, once the server ended the call.</summary>
+    public TrailersPayload? Trailers => Volatile.Read(ref _closed) == 1 ? _trailers : null;
+
+    /// <summary>The status the stream was torn down with, if it was.</summary>
+    public Status? ResetStatus => Volatile.Read(ref _closed) == 1 ? _resetStatus : null;
+
+    public bool IsClosed => Volatile.Read(ref _closed) == 1;
+
+    // ---- receiving (read loop) ----
+
+    internal void OnResponseHeaders(Metadata headers)
+    {
+        if (_responseHeaders is null || !_responseHeaders.TrySetResult(headers))
+        {
+            throw new ProtocolException($"Stream {Id} received a second HEADERS frame.");
+        }
+    }
+
+    internal async ValueTask OnMessageFragmentAsync(ReadOnlySequence<byte> payload, byte flags)
+    {
+        if (_remoteEnded)
+        {
+            throw new ProtocolException($"Stream {Id} received a MESSAGE after its sender ended it.");
+        }
+
+        var length = (int)payload.Length;
+        if ((long)_assembled + length > _connection.MaxReceiveMessageSize)
+        {
+            ReturnAssembly();
+            await ResetAsync(new Status(StatusCode.ResourceExhausted, ReceiveTooLarge), notifyObserver: true).ConfigureAwait(false);
+            return;
+        }
+
+        var endOfMessage = (flags & FrameFlags.EndMessage) != 0;
+        if (endOfMessage && _assembly is null)
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+            payload.CopyTo(buffer);
+            Enqueue(new IncomingMessage(buffer, length), length);
+        }
+        else
+        {
+            AppendToAssembly(payload, length);
+            if (endOfMessage)
+            {
+                var message = new IncomingMessage(_assembly!, _assembled);
+                _assembly = null;
+                _assembled = 0;
+                Enqueue(message, length);
+            }
+            else
+            {
+                await GrantCreditAsync(OnPartialReceived(length)).ConfigureAwait(false);
+            }
+        }
+
+        if ((flags & FrameFlags.EndStream) != 0)
+        {
+            OnRemoteEnd();
+        }
+    }
+
+    internal void OnHalfClose()
+    {
+        if (_remoteEnded)
+        {
+            throw new ProtocolException($"Stream {Id} was half-closed twice.");
+        }
+
+        OnRemoteEnd();
+    }
+
+    internal void OnTrailers(TrailersPayload trailers)
+    {
+        if (!TryClose())
+        {
+            return;
+        }
+
+        _trailers = trailers;
+        _remoteEnded = true;
+        ReturnAssembly();
+        _sendWindow.Fail(new StreamResetException(trailers.Status));
+        _responseHeaders?.TrySetResult(null);
+        _messages.Writer.TryComplete();
+    }
+
+    /// <summary>The peer cancelled the stream or the connection died.</summary>
+    internal void OnRemoteReset(Status status)
+    {
+        if (!TryClose())
+        {
+            return;
+        }
+
+        MarkReset(status);
+        Observer?.OnReset(status);
+    }
+
+    internal bool OnWindowUpdate(int increment) => _sendWindow.Add(increment);
+
+    // ---- reading (call object) ----
+
+    /// <summary>
+    /// The next message, or <see langword="null"/> once the peer has sent its last one.
+    /// Throws <see cref="StreamResetException"/> when the stream was torn down.
+    /// </summary>
+    public async ValueTask<IncomingMessage?> ReadMessageAsync(CancellationToken cancellationToken)
+    {
+        var reader = _messages.Reader;
+        while (true)
+        {
+            if (ResetStatus is { } reset)
+            {
+                throw new StreamResetException(reset);
+            }
+
+            if (reader.TryRead(out var message))
+            {
+                await GrantCreditAsync(OnConsumed(message.Length)).ConfigureAwait(false);
+                return message;
+            }
+
+            if (!await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (ResetStatus is { } resetAtEnd)
+                {
+                    throw new StreamResetException(resetAtEnd);
+                }
+
+                return null;
+            }
+        }
+    }
+
+    // ---- sending (call object) ----
+
+    /// <summary>
+    /// Writes <paramref name="frames"/>. A message that fits one frame and the window goes out with
+    /// its neighbours in one write; a larger one is cut into frames as window arrives.
+    /// </summary>
+    public async ValueTask SendAsync(OutgoingFrames frames, CancellationToken cancellationToken = default)
+    {
+        ThrowIfReset();
+        var messageLength = frames.Message.Length;
+        var whole = !frames.HasMessage
+            || messageLength == 0
+            || (messageLength <= _connection.PeerSettings.MaxFrameSize && _sendWindow.TryTake(messageLength));
+        try
+        {
+            if (whole)
+            {
+                await _connection.WriteAsync((this, frames), static (writer, state) => state.Item1.WriteAll(writer, state.frames)).ConfigureAwait(false);
+            }
+            else
+            {
+                await SendInFragmentsAsync(frames, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (IOException ex)
+        {
+            throw new StreamResetException(new Status(StatusCode.Unavailable, $"The connection failed: {ex.Message}", ex));
+        }
+
+        if (frames.TrailersStatus is not null && TryClose())
+        {
+            _connection.RemoveStream(this);
+            _messages.Writer.TryComplete();
+        }
+    }
+
+    /// <summary>Tears the stream down from this side and tells the peer with CANCEL.</summary>
+    public async ValueTask ResetAsync(Status status, bool notifyObserver = false)
+    {
+        if (!TryClose())
+        {
+            return;
+        }
+
+        MarkReset(status);
+        _connection.RemoveStream(this);
+        if (notifyObserver)
+        {
+            Observer?.OnReset(status);
+        }
+
+        if (Id != 0)
+        {
+            await _connection.TrySendCancelAsync(Id, status).ConfigureAwait(false);
+        }
+    }
+
+    private void WriteAll(PipeWriter writer, OutgoingFrames frames)
+    {
+        WritePrefix(writer, ref frames);
+        if (frames.HasMessage)
+        {
+            var flags = FrameFlags.EndMessage;
+            if (frames.EndStream)
+            {
+                flags |= FrameFlags.EndStream;
+                frames.EndStream = false;
+            }
+
+            FrameWriter.WriteMessage(writer, Id, frames.Message.Span, flags);
+        }
+
+        WriteSuffix(writer, frames);
+    }
+
+    private async ValueTask SendInFragmentsAsync(OutgoingFrames frames, CancellationToken cancellationToken)
+    {
+        if (frames.Method is not null || frames.SendHeaders)
+        {
+            await _connection.WriteAsync((this, frames), static (writer, state) =>
+            {
+                var prefix = state.frames;
+                state.Item1.WritePrefix(writer, ref prefix);
+            }).ConfigureAwait(false);
+        }
+
+        var remaining = frames.Message;
+        var maxFrame = _connection.PeerSettings.MaxFrameSize;
+        while (!remaining.IsEmpty)
+        {
+            var granted = await _sendWindow.TakeAsync(Math.Min(remaining.Length, maxFrame), cancellationToken).ConfigureAwait(false);
+            var fragment = remaining[..granted];
+            remaining = remaining[granted..];
+            var flags = FrameFlags.None;
+            if (remaining.IsEmpty)
+            {
+                flags = FrameFlags.EndMessage;
+                if (frames.EndStream)
+                {
+                    flags |= FrameFlags.EndStream;
+                }
+            }
+
+            await _connection.WriteAsync((this, fragment, flags), static (writer, state) =>
+                FrameWriter.WriteMessage(writer, state.Item1.Id, state.fragment.Span, state.flags)).ConfigureAwait(false);
+        }
+
+        if (frames.TrailersStatus is not null)
+        {
+            await _connection.WriteAsync((this, frames), static (writer, state) =>
+            {
+                var suffix = state.frames;
+                suffix.EndStream = false;
+                state.Item1.WriteSuffix(writer, suffix);
+            }).ConfigureAwait(false);
+        }
+    }
+
+    private void WritePrefix(PipeWriter writer, ref OutgoingFrames frames)
+    {
+        ThrowIfReset();
+        if (frames.Method is not null)
+        {
+            _connection.AssignStreamId(this);
+            FrameWriter.WriteCallStart(writer, Id, frames.Method, frames.TimeoutMicroseconds, frames.Headers);
+        }
+        else if (frames.SendHeaders)
+        {
+            FrameWriter.WriteResponseHeaders(writer, Id, frames.Headers);
+        }
+    }
+
+    private void WriteSuffix(PipeWriter writer, OutgoingFrames frames)
+    {
+        if (frames.EndStream)
+        {
+            FrameWriter.WriteHalfClose(writer, Id);
+        }
+
+        if (frames.TrailersStatus is { } status)
+        {
+            FrameWriter.WriteTrailers(writer, Id, status, frames.Trailers);
+        }
+    }
+
+    private void ThrowIfReset()
+    {
+        if (ResetStatus is { } reset)
+        {
+            throw new StreamResetException(reset);
+        }
+
+        if (Trailers is { } trailers)
+        {
+            throw new StreamResetException(trailers.Status);
+        }
+    }
+
+    // ---- internals ----
+
+    private bool TryClose() => Interlocked.Exchange(ref _closed, 1) == 0;
+
+    private void MarkReset(Status status)
+    {
+        _resetStatus = status;
+        _remoteEnded = true;
+        ReturnAssembly();
+        var failure = new StreamResetException(status);
+        _sendWindow.Fail(failure);
+        _responseHeaders?.TrySetResult(null);
+        _messages.Writer.TryComplete();
+    }
+
+    private void OnRemoteEnd()
+    {
+        _remoteEnded = true;
+        _messages.Writer.TryComplete();
+    }
+
+    private void Enqueue(IncomingMessage message, int lastFragmentLength)
+    {
+        lock (_creditLock)
+        {
+            _heldCredit += lastFragmentLength;
+            _completeMessagesQueued++;
+        }
+
+        if (!_messages.Writer.TryWrite(message))
+        {
+            message.Release();
+        }
+    }
+
+    private void AppendToAssembly(ReadOnlySequence<byte> payload, int length)
+    {
+        var needed = _assembled + length;
+        if (_assembly is null || _assembly.Length < needed)
+        {
+            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(needed, Math.Min(_connection.MaxReceiveMessageSize, Math.Max(needed * 2, 4096))));
+            if (_assembly is not null)
+            {
+                _assembly.AsSpan(0, _assembled).CopyTo(grown);
+                ArrayPool<byte>.Shared.Return(_assembly);
+            }
+
+            _assembly = grown;
+        }
+
+        payload.CopyTo(_assembly.AsSpan(_assembled));
+        _assembled = needed;
+    }
+
+    private void ReturnAssembly()
+    {
+        if (_assembly is { } assembly)
+        {
+            _assembly = null;
+            _assembled = 0;
+            ArrayPool<byte>.Shared.Return(assembly);
+        }
+    }
+
+    private int OnPartialReceived(int length)
+    {
+        lock (_creditLock)
+        {
+            _heldCredit += length;
+            // With no whole message waiting, the reader needs this message's rest to make progress:
+            // holding its credit back could stall the sender forever.
+            return _completeMessagesQueued == 0 ? ReleaseHeld(_heldCredit) : 0;
+        }
+    }
+
+    private int OnConsumed(int length)
+    {
+        lock (_creditLock)
+        {
+            _completeMessagesQueued--;
+            return ReleaseHeld(_completeMessagesQueued == 0 ? _heldCredit : Math.Min(_heldCredit, length));
+        }
+    }
+
+    private int ReleaseHeld(int amount)
+    {
+        _heldCredit -= amount;
+        _creditToSend += amount;
+        if (_creditToSend < _connection.LocalSettings.InitialWindowSize / 2)
+        {
+            return 0;
+        }
+
+        var grant = _creditToSend;
+        _creditToSend = 0;
+        return grant;
+    }
+
+    private ValueTask GrantCreditAsync(int credit) =>
+        credit > 0 && !_remoteEnded ? _connection.TrySendWindowUpdateAsync(Id, credit) : ValueTask.CompletedTask;
+}

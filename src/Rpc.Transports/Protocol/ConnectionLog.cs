@@ -1,0 +1,15 @@
+using Microsoft.Extensions.Logging;
+
+namespace Rpc.Transports.Protocol;
+
+internal static partial class ConnectionLog
+{
+    [LoggerMessage(1, LogLevel.Warning, "Connection from {Peer} broke the protocol: {Reason}")]
+    public static partial void ProtocolError(ILogger logger, string peer, string reason);
+
+    [LoggerMessage(2, LogLevel.Debug, "Connection {Peer} closed: {Reason}")]
+    public static partial void Closed(ILogger logger, string peer, string reason);
+
+    [LoggerMessage(3, LogLevel.Debug, "Connection {Peer} received GOAWAY after stream {LastStreamId}: {Detail}")]
+    public static partial void GoAwayReceived(ILogger logger, string peer, uint lastStreamId, string detail);
+}

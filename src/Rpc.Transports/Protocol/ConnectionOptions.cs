@@ -1,0 +1,13 @@
+namespace Rpc.Transports.Protocol;
+
+/// <summary>What one side of a connection is configured with.</summary>
+internal sealed record ConnectionOptions
+{
+    public const int DefaultMaxMessageSize = 4 * 1024 * 1024;
+
+    public ConnectionSettings Settings { get; init; } = new();
+
+    public int MaxReceiveMessageSize { get; init; } = DefaultMaxMessageSize;
+
+    public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+}

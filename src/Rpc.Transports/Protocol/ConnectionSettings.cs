@@ -1,0 +1,49 @@
+using System.Buffers;
+
+namespace Rpc.Transports.Protocol;
+
+internal enum SettingId : ushort
+{
+    MaxFrameSize = 1,
+    InitialWindowSize = 2,
+    MaxConcurrentStreams = 3,
+}
+
+/// <summary>What one side of a connection accepts; sent in its SETTINGS frame.</summary>
+internal sealed record ConnectionSettings
+{
+    public const int MinFrameSize = 16 * 1024;
+    public const int MaxAllowedFrameSize = 16 * 1024 * 1024;
+    public const int MinWindowSize = 64 * 1024;
+
+    public int MaxFrameSize { get; init; } = 256 * 1024;
+
+    public int InitialWindowSize { get; init; } = 1024 * 1024;
+
+    public int MaxConcurrentStreams { get; init; } = 10_000;
+
+    public static ConnectionSettings Read(ReadOnlySequence<byte> payload)
+    {
+        var settings = new ConnectionSettings();
+        var reader = new SequenceReader<byte>(payload);
+        while (!reader.End)
+        {
+            var id = (SettingId)PayloadCodec.ReadUInt16(ref reader, "setting id");
+            var value = PayloadCodec.ReadUInt32(ref reader, "setting value");
+            settings = id switch
+            {
+                SettingId.MaxFrameSize => settings with { MaxFrameSize = (int)Check(id, value, MinFrameSize, MaxAllowedFrameSize) },
+                SettingId.InitialWindowSize => settings with { InitialWindowSize = (int)Check(id, value, MinWindowSize, int.MaxValue) },
+                SettingId.MaxConcurrentStreams => settings with { MaxConcurrentStreams = (int)Check(id, value, 1, int.MaxValue) },
+                _ => settings, // unknown settings are ignored so later versions can add them
+            };
+        }
+
+        return settings;
+    }
+
+    private static uint Check(SettingId id, uint value, uint min, uint max) =>
+        value >= min && value <= max
+            ? value
+            : throw new ProtocolException($"Setting {id} = {value} is outside {min}..{max}.");
+}

@@ -1,0 +1,30 @@
+namespace Rpc.Transports.Protocol;
+
+/// <summary>Frame types of protocol version 1; see docs/protocol.md.</summary>
+internal enum FrameType : byte
+{
+    Settings = 0x0,
+    Headers = 0x1,
+    Message = 0x2,
+    HalfClose = 0x3,
+    Trailers = 0x4,
+    Cancel = 0x5,
+    Ping = 0x6,
+    GoAway = 0x7,
+    WindowUpdate = 0x8,
+}
+
+/// <summary>Flag bits; each is valid only on the frame types named.</summary>
+internal static class FrameFlags
+{
+    public const byte None = 0;
+
+    /// <summary>MESSAGE: the last fragment of a message.</summary>
+    public const byte EndMessage = 0x1;
+
+    /// <summary>MESSAGE: the sender half-closes after this message.</summary>
+    public const byte EndStream = 0x2;
+
+    /// <summary>PING: the answer to a ping.</summary>
+    public const byte Ack = 0x1;
+}

@@ -1,0 +1,17 @@
+using Grpc.Core;
+
+namespace Rpc.Transports.Protocol;
+
+/// <summary>Told when a stream is torn down by the peer or by its connection's end.</summary>
+internal interface IStreamObserver
+{
+    /// <summary>Runs on the connection's read loop: must not block.</summary>
+    void OnReset(Status status);
+}
+
+/// <summary>The server side's hook for calls the peer starts.</summary>
+internal interface ICallAcceptor
+{
+    /// <summary>Runs on the connection's read loop: must hand the call off, not run it.</summary>
+    void OnCallStarted(MultiplexedConnection connection, CallStream stream, CallStart start);
+}

@@ -1,0 +1,490 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Rpc.Transports.Protocol;
+
+/// <summary>
+/// The protocol over one transport connection: handshake, a read loop that routes frames to call
+/// streams, serialized writes, GOAWAY and shutdown. Client and server share it; only who starts
+/// streams differs.
+/// </summary>
+internal sealed partial class MultiplexedConnection : IAsyncDisposable
+{
+    private readonly ITransportConnection _transport;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly ConcurrentDictionary<uint, CallStream> _streams = new();
+    private readonly ICallAcceptor? _acceptor;
+    private readonly ILogger _logger;
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ConcurrentDictionary<ulong, TaskCompletionSource> _pings = new();
+
+    private Task? _readLoop;
+    private uint _nextStreamId = 1;
+    private uint _highestStreamId;
+    private bool _outputClosed;
+    private int _closing;
+    private uint? _goAwaySentAt;
+    private volatile bool _goAwayReceived;
+    private long _nextPing;
+
+    public MultiplexedConnection(ITransportConnection transport, ConnectionOptions options, ICallAcceptor? acceptor, ILogger logger)
+    {
+        _transport = transport;
+        _input = transport.Transport.Input;
+        _output = transport.Transport.Output;
+        _acceptor = acceptor;
+        _logger = logger;
+        LocalSettings = options.Settings;
+        MaxReceiveMessageSize = options.MaxReceiveMessageSize;
+        HandshakeTimeout = options.HandshakeTimeout;
+        PeerSettings = new ConnectionSettings();
+    }
+
+    private bool IsClient => _acceptor is null;
+
+    public ConnectionSettings LocalSettings { get; }
+
+    public ConnectionSettings PeerSettings { get; private set; }
+
+    public int MaxReceiveMessageSize { get; }
+
+    public TimeSpan HandshakeTimeout { get; }
+
+    public string Peer => _transport.Peer;
+
+    /// <summary>Completes once the connection is closed, for whatever reason.</summary>
+    public Task Closed => _closed.Task;
+
+    /// <summary>Client: false once the connection is closed or the server said it is going away.</summary>
+    public bool AcceptsNewCalls => !_closed.Task.IsCompleted && Volatile.Read(ref _closing) == 0 && !_goAwayReceived;
+
+    public int ActiveStreamCount => _streams.Count;
+
+    /// <summary>Exchanges prefaces and settings, then starts the read loop.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        await WriteAsync(LocalSettings, static (writer, settings) =>
+        {
+            Preface.Write(writer);
+            FrameWriter.WriteSettings(writer, settings);
+        }).ConfigureAwait(false);
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(HandshakeTimeout);
+        try
+        {
+            PeerSettings = await ReadHandshakeAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ProtocolException($"The peer sent no handshake within {HandshakeTimeout.TotalSeconds:0.#} s.");
+        }
+
+        _readLoop = ReadLoopAsync();
+    }
+
+    /// <summary>Client: a stream for a new call; its id is given when its call start is written.</summary>
+    public CallStream CreateStream() => new(this, 0, isClient: true);
+
+    private async Task<ConnectionSettings> ReadHandshakeAsync(CancellationToken cancellationToken)
+    {
+        var prefaceSeen = false;
+        while (true)
+        {
+            var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            try
+            {
+                if (!prefaceSeen && buffer.Length >= Preface.Size)
+                {
+                    Preface.Validate(buffer);
+                    buffer = buffer.Slice(Preface.Size);
+                    prefaceSeen = true;
+                }
+
+                if (prefaceSeen && FrameReader.TryReadFrame(ref buffer, LocalSettings.MaxFrameSize, out var header, out var payload))
+                {
+                    return header.Type == FrameType.Settings
+                        ? ConnectionSettings.Read(payload)
+                        : throw new ProtocolException($"Expected SETTINGS after the preface, got {header.Type}.");
+                }
+            }
+            finally
+            {
+                _input.AdvanceTo(buffer.Start, buffer.End);
+            }
+
+            if (result.IsCompleted)
+            {
+                throw new ProtocolException("The peer closed the connection during the handshake.");
+            }
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                var result = await _input.ReadAsync().ConfigureAwait(false);
+                var buffer = result.Buffer;
+                try
+                {
+                    while (FrameReader.TryReadFrame(ref buffer, LocalSettings.MaxFrameSize, out var header, out var payload))
+                    {
+                        await ProcessFrameAsync(header, payload).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    _input.AdvanceTo(buffer.Start, buffer.End);
+                }
+
+                if (result.IsCanceled)
+                {
+                    break;
+                }
+
+                if (result.IsCompleted)
+                {
+                    if (!buffer.IsEmpty)
+                    {
+                        throw new IOException("The peer closed the connection in the middle of a frame.");
+                    }
+
+                    break;
+                }
+            }
+        }
+        catch (ProtocolException ex)
+        {
+            error = ex;
+            ConnectionLog.ProtocolError(_logger, Peer, ex.Message);
+            await TrySendGoAwayAsync(new Status(StatusCode.Internal, "Protocol error: " + ex.Message)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            error = ex;
+        }
+        finally
+        {
+            await CloseAsync(error).ConfigureAwait(false);
+        }
+    }
+
+    private ValueTask ProcessFrameAsync(FrameHeader header, ReadOnlySequence<byte> payload)
+    {
+        switch (header.Type)
+        {
+            case FrameType.Headers:
+                if (IsClient)
+                {
+                    FindStream(header)?.OnResponseHeaders(PayloadCodec.ReadResponseHeaders(payload));
+                    return ValueTask.CompletedTask;
+                }
+
+                return AcceptCallAsync(header.StreamId, PayloadCodec.ReadCallStart(payload));
+            case FrameType.Message:
+                return FindStream(header)?.OnMessageFragmentAsync(payload, header.Flags) ?? ValueTask.CompletedTask;
+            case FrameType.HalfClose:
+                RequireSide(header, client: false);
+                FindStream(header)?.OnHalfClose();
+                return ValueTask.CompletedTask;
+            case FrameType.Trailers:
+                RequireSide(header, client: true);
+                var trailers = PayloadCodec.ReadTrailers(payload);
+                if (FindStream(header) is { } ended)
+                {
+                    ended.OnTrailers(trailers);
+                    RemoveStream(ended);
+                }
+
+                return ValueTask.CompletedTask;
+            case FrameType.Cancel:
+                var status = PayloadCodec.ReadCancel(payload);
+                if (FindStream(header) is { } cancelled)
+                {
+                    RemoveStream(cancelled);
+                    cancelled.OnRemoteReset(status);
+                }
+
+                return ValueTask.CompletedTask;
+            case FrameType.WindowUpdate:
+                var increment = PayloadCodec.ReadWindowUpdate(payload);
+                if (FindStream(header) is { } stream && !stream.OnWindowUpdate((int)increment))
+                {
+                    throw new ProtocolException($"WINDOW_UPDATE overflows the window of stream {header.StreamId}.");
+                }
+
+                return ValueTask.CompletedTask;
+            case FrameType.Ping:
+                var opaque = PayloadCodec.ReadPing(payload);
+                if (header.HasFlag(FrameFlags.Ack))
+                {
+                    if (_pings.TryRemove(opaque, out var waiter))
+                    {
+                        waiter.TrySetResult();
+                    }
+
+                    return ValueTask.CompletedTask;
+                }
+
+                return WriteAsync(opaque, static (writer, value) => FrameWriter.WritePing(writer, value, ack: true));
+            case FrameType.GoAway:
+                OnGoAway(PayloadCodec.ReadGoAway(payload));
+                return ValueTask.CompletedTask;
+            case FrameType.Settings:
+                throw new ProtocolException("SETTINGS may only follow the preface.");
+            default:
+                throw new ProtocolException($"Unknown frame type 0x{(byte)header.Type:x2}.");
+        }
+    }
+
+    private void RequireSide(FrameHeader header, bool client)
+    {
+        if (IsClient != client)
+        {
+            throw new ProtocolException($"A {header.Type} frame may not be sent to a {(IsClient ? "client" : "server")}.");
+        }
+    }
+
+    /// <summary>The open stream a frame is for; null for a stream already closed (a benign race).</summary>
+    private CallStream? FindStream(FrameHeader header)
+    {
+        if (_streams.TryGetValue(header.StreamId, out var stream))
+        {
+            return stream;
+        }
+
+        var opened = IsClient ? header.StreamId < Volatile.Read(ref _nextStreamId) : header.StreamId <= _highestStreamId;
+        return opened
+            ? null
+            : throw new ProtocolException($"A {header.Type} frame arrived for stream {header.StreamId}, which was never opened.");
+    }
+
+    private async ValueTask AcceptCallAsync(uint streamId, CallStart start)
+    {
+        if (streamId % 2 == 0 || streamId <= _highestStreamId)
+        {
+            throw new ProtocolException($"Stream id {streamId} is not a new odd id above {_highestStreamId}.");
+        }
+
+        _highestStreamId = streamId;
+        var stream = new CallStream(this, streamId, isClient: false);
+        if (_goAwaySentAt is not null || Volatile.Read(ref _closing) == 1)
+        {
+            await TrySendCancelAsync(streamId, new Status(StatusCode.Unavailable, "The server is shutting down.")).ConfigureAwait(false);
+            return;
+        }
+
+        if (_streams.Count >= LocalSettings.MaxConcurrentStreams)
+        {
+            await TrySendCancelAsync(streamId, new Status(StatusCode.Unavailable, $"Too many concurrent calls on one connection (limit {LocalSettings.MaxConcurrentStreams}).")).ConfigureAwait(false);
+            return;
+        }
+
+        _streams[streamId] = stream;
+        _acceptor!.OnCallStarted(this, stream, start);
+    }
+
+    private void OnGoAway(GoAwayPayload goAway)
+    {
+        _goAwayReceived = true;
+        ConnectionLog.GoAwayReceived(_logger, Peer, goAway.LastStreamId, goAway.Status.Detail);
+        if (!IsClient)
+        {
+            return;
+        }
+
+        // Calls above the last id never reached the server: they fail and may be retried elsewhere.
+        var refused = new Status(StatusCode.Unavailable, "The server is going away: " + goAway.Status.Detail);
+        foreach (var stream in _streams.Values)
+        {
+            if (stream.Id > goAway.LastStreamId)
+            {
+                RemoveStream(stream);
+                stream.OnRemoteReset(refused);
+            }
+        }
+    }
+
+    /// <summary>Client, under the write lock: gives a starting call the next id.</summary>
+    internal void AssignStreamId(CallStream stream)
+    {
+        if (_goAwayReceived || _nextStreamId > int.MaxValue)
+        {
+            throw new StreamResetException(new Status(StatusCode.Unavailable, "The connection accepts no new calls."));
+        }
+
+        stream.Id = _nextStreamId;
+        _streams[stream.Id] = stream;
+        Volatile.Write(ref _nextStreamId, _nextStreamId + 2);
+    }
+
+    internal void RemoveStream(CallStream stream)
+    {
+        if (stream.Id != 0)
+        {
+            _streams.TryRemove(new KeyValuePair<uint, CallStream>(stream.Id, stream));
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="write"/> on the output under the write lock and flushes. Transports
+    /// buffer without pausing (flow control bounds what is in flight), so a flush never waits on
+    /// the peer and the read loop can write its control frames without risk of deadlock.
+    /// </summary>
+    internal async ValueTask WriteAsync<TState>(TState state, Action<PipeWriter, TState> write)
+    {
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_outputClosed)
+            {
+                throw new IOException("The connection is closed.");
+            }
+
+            write(_output, state);
+            var flush = await _output.FlushAsync().ConfigureAwait(false);
+            if (flush.IsCompleted)
+            {
+                _outputClosed = true;
+                throw new IOException("The peer stopped reading.");
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    internal async ValueTask TrySendCancelAsync(uint streamId, Status status)
+    {
+        try
+        {
+            await WriteAsync((streamId, status), static (writer, state) => FrameWriter.WriteCancel(writer, state.streamId, state.status)).ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // The connection is gone, which cancels the stream on the other side as well.
+        }
+    }
+
+    internal async ValueTask TrySendWindowUpdateAsync(uint streamId, int increment)
+    {
+        try
+        {
+            await WriteAsync((streamId, increment), static (writer, state) => FrameWriter.WriteWindowUpdate(writer, state.streamId, state.increment)).ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // The connection is gone; its streams are failing already.
+        }
+    }
+
+    /// <summary>Server: refuse new calls; calls up to the last accepted id may finish.</summary>
+    public async ValueTask TrySendGoAwayAsync(Status status)
+    {
+        try
+        {
+            await WriteAsync((this, status), static (writer, state) =>
+            {
+                var connection = state.Item1;
+                connection._goAwaySentAt ??= connection._highestStreamId;
+                FrameWriter.WriteGoAway(writer, connection._goAwaySentAt.Value, state.status);
+            }).ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // Already closed: nothing more will arrive anyway.
+        }
+    }
+
+    /// <summary>Measures a round trip to the peer.</summary>
+    public async Task PingAsync(CancellationToken cancellationToken)
+    {
+        var opaque = (ulong)Interlocked.Increment(ref _nextPing);
+        var answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pings[opaque] = answered;
+        try
+        {
+            await WriteAsync(opaque, static (writer, value) => FrameWriter.WritePing(writer, value, ack: false)).ConfigureAwait(false);
+            await answered.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _pings.TryRemove(opaque, out _);
+        }
+    }
+
+    /// <summary>Fails every open stream and ends the output; the transport closes when disposed.</summary>
+    private async ValueTask CloseAsync(Exception? error)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) == 1)
+        {
+            return;
+        }
+
+        var detail = error is null ? "The connection was closed." : "The connection was closed: " + error.Message;
+        var status = new Status(StatusCode.Unavailable, detail, error);
+        foreach (var stream in _streams.Values)
+        {
+            stream.OnRemoteReset(status);
+        }
+
+        _streams.Clear();
+        foreach (var ping in _pings.Values)
+        {
+            ping.TrySetException(new IOException(detail, error));
+        }
+
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            _outputClosed = true;
+            await _output.CompleteAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+
+        if (error is not null)
+        {
+            _transport.Abort(error);
+        }
+
+        ConnectionLog.Closed(_logger, Peer, error?.Message ?? "closed");
+        _closed.TrySetResult();
+    }
+
+    /// <summary>Tears the connection down at once: every call on it fails with Unavailable.</summary>
+    public void Abort(Exception reason)
+    {
+        _transport.Abort(reason);
+        _input.CancelPendingRead();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_readLoop is null)
+        {
+            await CloseAsync(null).ConfigureAwait(false);
+        }
+        else
+        {
+            _input.CancelPendingRead();
+            await _readLoop.ConfigureAwait(false);
+        }
+
+        await _transport.DisposeAsync().ConfigureAwait(false);
+        _writeLock.Dispose();
+    }
+}

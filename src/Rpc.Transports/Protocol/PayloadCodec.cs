@@ -1,0 +1,205 @@
+using System.Buffers;
+using System.Text;
+using Grpc.Core;
+
+namespace Rpc.Transports.Protocol;
+
+/// <summary>A call start: the method, the caller's remaining time and the request headers.</summary>
+internal readonly record struct CallStart(string Method, long TimeoutMicroseconds, Metadata Headers)
+{
+    public const long NoTimeout = -1;
+}
+
+/// <summary>The server's last word on a call.</summary>
+internal readonly record struct TrailersPayload(Status Status, Metadata Trailers);
+
+/// <summary>A GOAWAY: calls above <see cref="LastStreamId"/> were never seen.</summary>
+internal readonly record struct GoAwayPayload(uint LastStreamId, Status Status);
+
+/// <summary>
+/// Parses frame payloads. Every read checks the bytes are there first; a payload that does not
+/// parse, or has bytes left over, is a <see cref="ProtocolException"/>.
+/// </summary>
+internal static class PayloadCodec
+{
+    public const int MinTrailersLength = 4 + 4 + 2;
+    public const int MinCancelLength = 4 + 4;
+    public const int MinGoAwayLength = 4 + 4 + 4;
+    public const int PingLength = 8;
+    public const int MaxMethodLength = 4096;
+    private const int MaxStatusCode = (int)StatusCode.Unauthenticated;
+
+    public static CallStart ReadCallStart(ReadOnlySequence<byte> payload)
+    {
+        var reader = new SequenceReader<byte>(payload);
+        var pathLength = ReadUInt16(ref reader, "method path length");
+        var path = ReadUtf8(ref reader, pathLength, "method path");
+        if (path.Length == 0 || path[0] != '/')
+        {
+            throw new ProtocolException($"Method path '{path}' does not start with '/'.");
+        }
+
+        if (!reader.TryReadBigEndian(out long timeout) || timeout < CallStart.NoTimeout)
+        {
+            throw new ProtocolException("HEADERS frame has a missing or negative timeout.");
+        }
+
+        var headers = MetadataCodec.Read(ref reader);
+        RequireEnd(ref reader, FrameType.Headers);
+        return new CallStart(path, timeout, headers);
+    }
+
+    public static Metadata ReadResponseHeaders(ReadOnlySequence<byte> payload)
+    {
+        var reader = new SequenceReader<byte>(payload);
+        var headers = MetadataCodec.Read(ref reader);
+        RequireEnd(ref reader, FrameType.Headers);
+        return headers;
+    }
+
+    public static TrailersPayload ReadTrailers(ReadOnlySequence<byte> payload)
+    {
+        var reader = new SequenceReader<byte>(payload);
+        var status = ReadStatus(ref reader);
+        var trailers = MetadataCodec.Read(ref reader);
+        RequireEnd(ref reader, FrameType.Trailers);
+        return new TrailersPayload(status, trailers);
+    }
+
+    public static Status ReadCancel(ReadOnlySequence<byte> payload)
+    {
+        var reader = new SequenceReader<byte>(payload);
+        var status = ReadStatus(ref reader);
+        RequireEnd(ref reader, FrameType.Cancel);
+        return status;
+    }
+
+    public static GoAwayPayload ReadGoAway(ReadOnlySequence<byte> payload)
+    {
+        var reader = new SequenceReader<byte>(payload);
+        var lastStreamId = ReadUInt32(ref reader, "last stream id");
+        var status = ReadStatus(ref reader);
+        RequireEnd(ref reader, FrameType.GoAway);
+        return new GoAwayPayload(lastStreamId, status);
+    }
+
+    public static uint ReadWindowUpdate(ReadOnlySequence<byte> payload)
+    {
+        var reader = new SequenceReader<byte>(payload);
+        var increment = ReadUInt32(ref reader, "window increment");
+        if (increment == 0 || increment > int.MaxValue)
+        {
+            throw new ProtocolException($"WINDOW_UPDATE increment {increment} is outside 1..{int.MaxValue}.");
+        }
+
+        return increment;
+    }
+
+    public static ulong ReadPing(ReadOnlySequence<byte> payload)
+    {
+        var reader = new SequenceReader<byte>(payload);
+        reader.TryReadBigEndian(out long opaque);
+        return (ulong)opaque;
+    }
+
+    internal static Status ReadStatus(ref SequenceReader<byte> reader)
+    {
+        var code = ReadUInt32(ref reader, "status code");
+        if (code > MaxStatusCode)
+        {
+            throw new ProtocolException($"Status code {code} is not a gRPC status code.");
+        }
+
+        var messageLength = ReadUInt32(ref reader, "status message length");
+        if (messageLength > reader.Remaining)
+        {
+            throw new ProtocolException($"Status message of {messageLength} bytes runs past the end of its frame.");
+        }
+
+        var message = ReadUtf8(ref reader, (int)messageLength, "status message");
+        return new Status((StatusCode)code, message);
+    }
+
+    internal static ushort ReadUInt16(ref SequenceReader<byte> reader, string what)
+    {
+        return reader.TryReadBigEndian(out short value)
+            ? (ushort)value
+            : throw new ProtocolException($"Frame ends before its {what}.");
+    }
+
+    internal static uint ReadUInt32(ref SequenceReader<byte> reader, string what)
+    {
+        return reader.TryReadBigEndian(out int value)
+            ? (uint)value
+            : throw new ProtocolException($"Frame ends before its {what}.");
+    }
+
+    internal static string ReadAscii(ref SequenceReader<byte> reader, int length, string what)
+    {
+        var bytes = ReadBytes(ref reader, length, what, out var rented);
+        try
+        {
+            foreach (var b in bytes)
+            {
+                if (b is < 0x20 or > 0x7E)
+                {
+                    throw new ProtocolException($"The {what} has a byte 0x{b:x2} outside printable ASCII.");
+                }
+            }
+
+            return Encoding.ASCII.GetString(bytes);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static string ReadUtf8(ref SequenceReader<byte> reader, int length, string what)
+    {
+        var bytes = ReadBytes(ref reader, length, what, out var rented);
+        try
+        {
+            return Encoding.UTF8.GetString(bytes);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static ReadOnlySpan<byte> ReadBytes(ref SequenceReader<byte> reader, int length, string what, out byte[]? rented)
+    {
+        rented = null;
+        if (reader.Remaining < length)
+        {
+            throw new ProtocolException($"The {what} of {length} bytes runs past the end of its frame.");
+        }
+
+        if (reader.UnreadSpan.Length >= length)
+        {
+            var span = reader.UnreadSpan[..length];
+            reader.Advance(length);
+            return span;
+        }
+
+        rented = ArrayPool<byte>.Shared.Rent(length);
+        reader.TryCopyTo(rented.AsSpan(0, length));
+        reader.Advance(length);
+        return rented.AsSpan(0, length);
+    }
+
+    private static void RequireEnd(ref SequenceReader<byte> reader, FrameType type)
+    {
+        if (!reader.End)
+        {
+            throw new ProtocolException($"A {type} frame has {reader.Remaining} bytes left over after its payload.");
+        }
+    }
+}

@@ -1,0 +1,45 @@
+using System.Collections.Concurrent;
+using Rpc.Transports.Sockets;
+
+namespace Rpc.Transports;
+
+/// <summary>
+/// Maps address schemes to transports. <see cref="Default"/> knows every built-in transport;
+/// register another one to plug it in without touching the client or server.
+/// </summary>
+public sealed class TransportRegistry
+{
+    internal const string AcceptedForms = "Accepted forms: unix:///absolute/path, unix:relative/path.";
+
+    private readonly ConcurrentDictionary<string, ITransport> _transports = new(StringComparer.Ordinal);
+
+    /// <summary>The registry with the built-in transports, used when options name none.</summary>
+    public static TransportRegistry Default { get; } = CreateDefault();
+
+    /// <summary>Adds or replaces the transport for each of its schemes.</summary>
+    public void Register(ITransport transport)
+    {
+        ArgumentNullException.ThrowIfNull(transport);
+        foreach (var scheme in transport.Schemes)
+        {
+            _transports[scheme] = transport;
+        }
+    }
+
+    /// <summary>Finds the transport for <paramref name="address"/>'s scheme.</summary>
+    /// <exception cref="ArgumentException">No transport serves that scheme.</exception>
+    public ITransport Resolve(TransportAddress address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        return _transports.TryGetValue(address.Scheme, out var transport)
+            ? transport
+            : throw new ArgumentException($"No transport serves the scheme '{address.Scheme}' in '{address}'. {AcceptedForms}", nameof(address));
+    }
+
+    private static TransportRegistry CreateDefault()
+    {
+        var registry = new TransportRegistry();
+        registry.Register(new UnixSocketTransport(new UnixSocketTransportOptions()));
+        return registry;
+    }
+}
