@@ -1,0 +1,382 @@
+using Grpc.Core;
+using Rpc.Transports.Messages;
+using Rpc.Transports.Protocol;
+
+namespace Rpc.Client.Internal;
+
+/// <summary>
+/// One RPC on the client: starts the stream, reads and writes messages, and owns the call's final
+/// status. Every failure becomes a <see cref="Status"/> in <see cref="ResolveStatus"/> and nowhere else.
+/// </summary>
+// The call's CancellationTokenSource has no timer or wait handle to free, and reads may still
+// register on its token after Dispose; it is left to the GC on purpose.
+#pragma warning disable CA1001
+internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TRequest>, IAsyncStreamReader<TResponse>
+    where TRequest : class
+    where TResponse : class
+{
+    private const string CanceledByClient = "Call canceled by the client.";
+    private const string DeadlineExceeded = "Deadline Exceeded";
+
+    private readonly RpcChannel _channel;
+    private readonly Method<TRequest, TResponse> _method;
+    private readonly CallOptions _options;
+    private readonly MessageSerializer _serializer = new();
+    private readonly MessageDeserializer _deserializer = new();
+    private readonly CancellationTokenSource _callCancellation = new();
+    private readonly Lock _lock = new();
+
+    private CancellationTokenRegistration _userCancellation;
+    private ITimer? _deadlineTimer;
+    private bool _deadlinePassed;
+    private Task _started = Task.CompletedTask;
+    private CallStream? _stream;
+    private Task? _cancelSent;
+    private Status? _status;
+    private Metadata? _trailers;
+    private bool _writePending;
+    private bool _writesCompleted;
+
+    public ClientCall(RpcChannel channel, Method<TRequest, TResponse> method, CallOptions options)
+    {
+        _channel = channel;
+        _method = method;
+        _options = options;
+    }
+
+    public TResponse Current { get; private set; } = null!;
+
+    public WriteOptions? WriteOptions { get; set; }
+
+    /// <summary>Starts the call; with a <paramref name="request"/> it is the only one and the stream half-closes.</summary>
+    public void Start(TRequest? request)
+    {
+        var timeout = CallStart.NoTimeout;
+        if (_options.Deadline is { } deadline && deadline != DateTime.MaxValue)
+        {
+            var remaining = deadline.ToUniversalTime() - DateTime.UtcNow;
+            if (remaining <= TimeSpan.Zero)
+            {
+                _deadlinePassed = true;
+                TryFinish(new Status(StatusCode.DeadlineExceeded, DeadlineExceeded), null);
+                _started = Task.FromException(new RpcException(_status!.Value));
+                return;
+            }
+
+            timeout = (long)Math.Ceiling(remaining.TotalMicroseconds);
+            _deadlineTimer = TimeProvider.System.CreateTimer(static state => ((ClientCall<TRequest, TResponse>)state!).OnDeadline(), this, remaining, Timeout.InfiniteTimeSpan);
+        }
+
+        if (_options.CancellationToken.CanBeCanceled)
+        {
+            _userCancellation = _options.CancellationToken.UnsafeRegister(static state => ((ClientCall<TRequest, TResponse>)state!).Cancel(CanceledByClient), this);
+        }
+
+        _started = StartAsync(request, timeout);
+    }
+
+    private async Task StartAsync(TRequest? request, long timeoutMicroseconds)
+    {
+        try
+        {
+            var frames = new OutgoingFrames
+            {
+                Method = _method.FullName,
+                TimeoutMicroseconds = timeoutMicroseconds,
+                Headers = _options.Headers,
+            };
+            if (request is not null)
+            {
+                frames.Message = _serializer.Serialize(_method.RequestMarshaller, request, _channel.Options.MaxSendMessageSize);
+                frames.HasMessage = true;
+                frames.EndStream = true;
+            }
+
+            var connection = await _channel.Connections.GetConnectionAsync().ConfigureAwait(false);
+            var stream = connection.CreateStream();
+            lock (_lock)
+            {
+                _callCancellation.Token.ThrowIfCancellationRequested();
+                _stream = stream;
+            }
+
+            await stream.SendAsync(frames, _callCancellation.Token).ConfigureAwait(false);
+            if (request is not null)
+            {
+                _writesCompleted = true;
+            }
+        }
+        catch (Exception ex)
+        {
+            throw await FailAsync(ex).ConfigureAwait(false);
+        }
+        finally
+        {
+            _serializer.Reset();
+        }
+    }
+
+    /// <summary>The single response of a unary or client-streaming call.</summary>
+    public async Task<TResponse> GetResponseAsync()
+    {
+        try
+        {
+            await _started.ConfigureAwait(false);
+            var stream = _stream!;
+            var message = await stream.ReadMessageAsync(_callCancellation.Token).ConfigureAwait(false);
+            TResponse? response = null;
+            if (message is { } received)
+            {
+                response = _deserializer.Deserialize(_method.ResponseMarshaller, received);
+                if (await stream.ReadMessageAsync(_callCancellation.Token).ConfigureAwait(false) is { } extra)
+                {
+                    extra.Release();
+                    throw new RpcException(new Status(StatusCode.Internal, "The server sent more than one response to a unary call."));
+                }
+            }
+
+            var status = FinishFromTrailers(stream);
+            if (status.StatusCode != StatusCode.OK)
+            {
+                throw new RpcException(status, _trailers!);
+            }
+
+            return response ?? throw new RpcException(new Status(StatusCode.Internal, "Failed to deserialize response message."));
+        }
+        catch (Exception ex)
+        {
+            throw await FailAsync(ex).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<bool> MoveNext(CancellationToken cancellationToken)
+    {
+        using var registration = cancellationToken.CanBeCanceled
+            ? cancellationToken.UnsafeRegister(static state => ((ClientCall<TRequest, TResponse>)state!).Cancel(CanceledByClient), this)
+            : default;
+        try
+        {
+            await _started.ConfigureAwait(false);
+            var stream = _stream!;
+            if (await stream.ReadMessageAsync(_callCancellation.Token).ConfigureAwait(false) is { } message)
+            {
+                Current = _deserializer.Deserialize(_method.ResponseMarshaller, message);
+                return true;
+            }
+
+            var status = FinishFromTrailers(stream);
+            return status.StatusCode == StatusCode.OK ? false : throw new RpcException(status, _trailers!);
+        }
+        catch (Exception ex)
+        {
+            throw await FailAsync(ex).ConfigureAwait(false);
+        }
+    }
+
+    public Task WriteAsync(TRequest message) => WriteAsync(message, CancellationToken.None);
+
+    public async Task WriteAsync(TRequest message, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        lock (_lock)
+        {
+            if (_writesCompleted)
+            {
+                throw new InvalidOperationException("Request stream has already been completed.");
+            }
+
+            if (_writePending)
+            {
+                throw new InvalidOperationException("Can't write the message because the previous write is in progress.");
+            }
+
+            _writePending = true;
+        }
+
+        using var registration = cancellationToken.CanBeCanceled
+            ? cancellationToken.UnsafeRegister(static state => ((ClientCall<TRequest, TResponse>)state!).Cancel(CanceledByClient), this)
+            : default;
+        try
+        {
+            await _started.ConfigureAwait(false);
+            ThrowIfComplete();
+            var payload = _serializer.Serialize(_method.RequestMarshaller, message, _channel.Options.MaxSendMessageSize);
+            await _stream!.SendAsync(OutgoingFrames.ForMessage(payload), _callCancellation.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not InvalidOperationException)
+        {
+            throw await FailAsync(ex).ConfigureAwait(false);
+        }
+        finally
+        {
+            _serializer.Reset();
+            lock (_lock)
+            {
+                _writePending = false;
+            }
+        }
+    }
+
+    public async Task CompleteAsync()
+    {
+        lock (_lock)
+        {
+            if (_writesCompleted)
+            {
+                return;
+            }
+
+            _writesCompleted = true;
+        }
+
+        try
+        {
+            await _started.ConfigureAwait(false);
+            if (_status is null)
+            {
+                await _stream!.SendAsync(new OutgoingFrames { EndStream = true }, _callCancellation.Token).ConfigureAwait(false);
+            }
+        }
+        catch (StreamResetException)
+        {
+            // The call ended before the client finished sending; its status tells how.
+        }
+        catch (Exception ex)
+        {
+            throw await FailAsync(ex).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<Metadata> GetResponseHeadersAsync()
+    {
+        try
+        {
+            await _started.ConfigureAwait(false);
+            var stream = _stream!;
+            if (await stream.ResponseHeaders.ConfigureAwait(false) is { } headers)
+            {
+                return headers;
+            }
+
+            // No headers: a server that ended the call at once still answered; anything else failed.
+            return stream.Trailers is not null ? [] : throw new RpcException(ResolveStatus(new StreamResetException(stream.ResetStatus!.Value)));
+        }
+        catch (Exception ex)
+        {
+            throw await FailAsync(ex).ConfigureAwait(false);
+        }
+    }
+
+    public Status GetStatus() => _status ?? throw new InvalidOperationException("Unable to get the status because the call is not complete.");
+
+    public Metadata GetTrailers() => _trailers ?? throw new InvalidOperationException("Can't get the trailers because the call has not completed.");
+
+    public void Dispose()
+    {
+        Cancel("gRPC call disposed.");
+        _userCancellation.Dispose();
+        _deadlineTimer?.Dispose();
+    }
+
+    private void ThrowIfComplete()
+    {
+        if (_status is { } status)
+        {
+            throw status.StatusCode == StatusCode.OK
+                ? new InvalidOperationException("Can't write the message because the call is complete.")
+                : new RpcException(status, _trailers!);
+        }
+    }
+
+    private void OnDeadline()
+    {
+        _deadlinePassed = true;
+        Cancel(DeadlineExceeded);
+    }
+
+    /// <summary>Ends the call from this side and tells the server, unless it has ended already.</summary>
+    private void Cancel(string detail)
+    {
+        var status = new Status(_deadlinePassed ? StatusCode.DeadlineExceeded : StatusCode.Cancelled, _deadlinePassed ? DeadlineExceeded : detail);
+        CallStream? stream;
+        lock (_lock)
+        {
+            if (!TryFinish(status, null))
+            {
+                return;
+            }
+
+            stream = _stream;
+        }
+
+        _callCancellation.Cancel();
+        if (stream is not null)
+        {
+            _cancelSent = stream.ResetAsync(status).AsTask();
+        }
+    }
+
+    private Status FinishFromTrailers(CallStream stream)
+    {
+        var ending = stream.Trailers;
+        if (ending is { } trailers)
+        {
+            TryFinish(trailers.Status, trailers.Trailers);
+        }
+        else
+        {
+            TryFinish(new Status(StatusCode.Internal, "The server ended the call without a status."), null);
+        }
+
+        return _status!.Value;
+    }
+
+    /// <summary>Records the final status once; later outcomes lose to the first.</summary>
+    private bool TryFinish(Status status, Metadata? trailers)
+    {
+        lock (_lock)
+        {
+            if (_status is not null)
+            {
+                return false;
+            }
+
+            _status = status;
+            _trailers = trailers ?? [];
+        }
+
+        _deadlineTimer?.Dispose();
+        _userCancellation.Dispose();
+        return true;
+    }
+
+    private async ValueTask<RpcException> FailAsync(Exception ex)
+    {
+        var stream = _stream;
+        var trailers = stream?.Trailers?.Trailers;
+        if (TryFinish(ResolveStatus(ex), trailers) && stream is not null && !stream.IsClosed)
+        {
+            // The call failed on this side (a bad message, a marshaller error): the server must stop too.
+            await stream.ResetAsync(_status!.Value).ConfigureAwait(false);
+        }
+
+        if (_cancelSent is { } cancelSent)
+        {
+            await cancelSent.ConfigureAwait(false);
+        }
+
+        return ex is RpcException rpc && rpc.Status.Equals(_status!.Value) ? rpc : new RpcException(_status!.Value, _trailers!);
+    }
+
+    private Status ResolveStatus(Exception ex) => ex switch
+    {
+        _ when _status is { } finished => finished,
+        RpcException rpc => rpc.Status,
+        StreamResetException reset => reset.Status,
+        OperationCanceledException => new Status(StatusCode.Cancelled, CanceledByClient),
+        ObjectDisposedException => new Status(StatusCode.Unavailable, "The channel was disposed.", ex),
+        IOException => new Status(StatusCode.Unavailable, "The connection failed: " + ex.Message, ex),
+        _ => new Status(StatusCode.Internal, $"Error in gRPC call. {ex.GetType().Name}: {ex.Message}", ex),
+    };
+}
+#pragma warning restore CA1001

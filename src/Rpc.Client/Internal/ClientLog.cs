@@ -1,0 +1,12 @@
+using Microsoft.Extensions.Logging;
+
+namespace Rpc.Client.Internal;
+
+internal static partial class ClientLog
+{
+    [LoggerMessage(100, LogLevel.Debug, "Connected to {Address}")]
+    public static partial void Connected(ILogger logger, string address);
+
+    [LoggerMessage(101, LogLevel.Information, "Connecting to {Address} failed: {Reason}")]
+    public static partial void ConnectFailed(ILogger logger, string address, string reason);
+}

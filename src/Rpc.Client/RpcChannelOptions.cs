@@ -1,0 +1,34 @@
+using Microsoft.Extensions.Logging;
+using Rpc.Transports;
+
+namespace Rpc.Client;
+
+/// <summary>Settings of an <see cref="RpcChannel"/>. Every default matches gRPC's where gRPC has one.</summary>
+public sealed class RpcChannelOptions
+{
+    /// <summary>Largest message the client sends; larger fails with ResourceExhausted. Default: 4 MiB.</summary>
+    public int MaxSendMessageSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Largest message the client accepts; larger fails the call with ResourceExhausted. Default: 4 MiB.</summary>
+    public int MaxReceiveMessageSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>How long opening a connection and its handshake may take. Default: 10 s.</summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Wait after a failed connection attempt before the next one; calls in between fail at once
+    /// with Unavailable. It grows by 1.6× per failure up to <see cref="MaxReconnectBackoff"/>.
+    /// A connection that breaks after working is retried on the next call without waiting.
+    /// Default: 100 ms.
+    /// </summary>
+    public TimeSpan InitialReconnectBackoff { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Upper bound of the reconnect wait. Default: 5 s.</summary>
+    public TimeSpan MaxReconnectBackoff { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Where the channel logs. Default: nowhere.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>The transports to resolve the address with. Default: <see cref="TransportRegistry.Default"/>.</summary>
+    public TransportRegistry? Transports { get; set; }
+}
