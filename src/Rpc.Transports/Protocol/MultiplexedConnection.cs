@@ -119,6 +119,11 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
                 _input.AdvanceTo(buffer.Start, buffer.End);
             }
 
+            if (result.IsCanceled)
+            {
+                throw new OperationCanceledException("The connection was closed during the handshake.");
+            }
+
             if (result.IsCompleted)
             {
                 throw new ProtocolException("The peer closed the connection during the handshake.");
@@ -464,6 +469,9 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         ConnectionLog.Closed(_logger, Peer, error?.Message ?? "closed");
         _closed.TrySetResult();
     }
+
+    /// <summary>Stops reading and closes; calls still open fail with Unavailable.</summary>
+    public void Close() => _input.CancelPendingRead();
 
     /// <summary>Tears the connection down at once: every call on it fails with Unavailable.</summary>
     public void Abort(Exception reason)

@@ -1,0 +1,48 @@
+using System.Collections.Frozen;
+using Grpc.Core.Interceptors;
+
+namespace Rpc.Server.Internal;
+
+/// <summary>The server's methods by full path (<c>/package.Service/Method</c>); frozen at start.</summary>
+internal sealed class MethodRegistry
+{
+    private readonly Dictionary<string, IServerMethod> _methods = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _services = new(StringComparer.Ordinal);
+    private FrozenDictionary<string, IServerMethod>? _frozen;
+
+    public void Add(IServerMethod method)
+    {
+        if (_frozen is not null)
+        {
+            throw new InvalidOperationException("Services must be added before the server starts.");
+        }
+
+        if (!_methods.TryAdd(method.FullName, method))
+        {
+            throw new InvalidOperationException($"The method '{method.FullName}' is already bound.");
+        }
+
+        _services.Add(method.ServiceName);
+    }
+
+    /// <summary>Wraps each handler in the interceptors and freezes the table for lock-free lookups.</summary>
+    public void Freeze(IReadOnlyList<Interceptor> interceptors)
+    {
+        foreach (var method in _methods.Values)
+        {
+            method.Intercept(interceptors);
+        }
+
+        _frozen = _methods.ToFrozenDictionary(StringComparer.Ordinal);
+    }
+
+    public IServerMethod? Find(string path) => _frozen!.GetValueOrDefault(path);
+
+    /// <summary>The gRPC status detail for a path with no handler.</summary>
+    public string DescribeMissing(string path)
+    {
+        var slash = path.LastIndexOf('/');
+        var service = slash > 1 ? path[1..slash] : string.Empty;
+        return _services.Contains(service) ? "Method is unimplemented." : "Service is unimplemented.";
+    }
+}

@@ -1,0 +1,216 @@
+using Grpc.Core;
+using Rpc.Transports.Protocol;
+
+namespace Rpc.Server.Internal;
+
+/// <summary>
+/// One RPC on the server, whatever its message types: deadline, cancellation, response headers and
+/// the single place where a handler's outcome becomes a status (<see cref="ProcessHandlerError"/>).
+/// </summary>
+// The token source has no timer or wait handle, and a reset may still cancel it from the thread
+// pool after the call ends: it is left to the GC on purpose.
+#pragma warning disable CA1001
+internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
+{
+    private const string HandlerThrew = "Exception was thrown by handler.";
+
+    private readonly CancellationTokenSource _cancellation = new();
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _lock = new();
+    private readonly TimeSpan? _timeout;
+    private ITimer? _deadlineTimer;
+    private Task? _deadlineTrailers;
+    private bool _deadlineExceeded;
+    private bool _headersSent;
+    private int _completed;
+
+    protected ServerCall(ServerCallEnvironment environment, CallStream stream, CallStart start)
+    {
+        Environment = environment;
+        Stream = stream;
+        var deadline = DateTime.MaxValue;
+        if (start.TimeoutMicroseconds != CallStart.NoTimeout)
+        {
+            _timeout = TimeSpan.FromMicroseconds(start.TimeoutMicroseconds);
+            deadline = DateTime.UtcNow + _timeout.Value;
+        }
+
+        Context = new RpcServerCallContext(this, start.Method, stream.Connection.Peer, deadline, start.Headers, _cancellation.Token);
+        stream.Observer = this;
+    }
+
+    protected ServerCallEnvironment Environment { get; }
+
+    protected CallStream Stream { get; }
+
+    protected RpcServerCallContext Context { get; }
+
+    protected CancellationToken CallCancelled => _cancellation.Token;
+
+    /// <summary>Completes when the handler has returned and the call's outcome is sent.</summary>
+    public Task Completion => _done.Task;
+
+    public void Execute() => _ = RunAsync();
+
+    /// <summary>Ends the call from the server's side, as shutdown does after its grace period.</summary>
+    public async Task AbortAsync(Status status)
+    {
+        if (Interlocked.Exchange(ref _completed, 1) == 0)
+        {
+            await Stream.ResetAsync(status).ConfigureAwait(false);
+            await _cancellation.CancelAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        Environment.Track(this);
+        try
+        {
+            if (_timeout is { } timeout)
+            {
+                _deadlineTimer = TimeProvider.System.CreateTimer(static state => ((ServerCall)state!).OnDeadline(), this, timeout, Timeout.InfiniteTimeSpan);
+            }
+
+            try
+            {
+                await RunHandlerAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                var status = ProcessHandlerError(ex);
+                await TryCompleteAsync(new OutgoingFrames { TrailersStatus = status, Trailers = Context.ResponseTrailersIfAny }).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _deadlineTimer?.Dispose();
+            if (_deadlineTrailers is { } deadlineTrailers)
+            {
+                await deadlineTrailers.ConfigureAwait(false);
+            }
+
+            Environment.Untrack(this);
+            _done.TrySetResult();
+        }
+    }
+
+    protected abstract Task RunHandlerAsync();
+
+    /// <summary>Sends the call's last frames once; later attempts (after a deadline or a reset) do nothing.</summary>
+    protected async Task TryCompleteAsync(OutgoingFrames frames)
+    {
+        if (Interlocked.Exchange(ref _completed, 1) == 1)
+        {
+            return;
+        }
+
+        if (frames.HasMessage)
+        {
+            AddHeadersIfUnsent(ref frames);
+        }
+
+        try
+        {
+            await Stream.SendAsync(frames).ConfigureAwait(false);
+        }
+        catch (StreamResetException)
+        {
+            // The client cancelled or went away; nobody is left to tell.
+        }
+    }
+
+    /// <summary>Sends one response message, with the response headers in front if they are still unsent.</summary>
+    protected async Task SendMessageAsync(ReadOnlyMemory<byte> payload)
+    {
+        var frames = OutgoingFrames.ForMessage(payload);
+        AddHeadersIfUnsent(ref frames);
+        try
+        {
+            await Stream.SendAsync(frames, _cancellation.Token).ConfigureAwait(false);
+        }
+        catch (StreamResetException ex)
+        {
+            throw new RpcException(ex.Status);
+        }
+    }
+
+    public async Task WriteResponseHeadersAsync(Metadata headers)
+    {
+        lock (_lock)
+        {
+            if (_headersSent)
+            {
+                throw new InvalidOperationException("Response headers can only be sent once per call.");
+            }
+
+            _headersSent = true;
+        }
+
+        try
+        {
+            await Stream.SendAsync(new OutgoingFrames { SendHeaders = true, Headers = headers }).ConfigureAwait(false);
+        }
+        catch (StreamResetException ex)
+        {
+            throw new RpcException(ex.Status);
+        }
+    }
+
+    private void AddHeadersIfUnsent(ref OutgoingFrames frames)
+    {
+        lock (_lock)
+        {
+            if (!_headersSent)
+            {
+                _headersSent = true;
+                frames.SendHeaders = true;
+            }
+        }
+    }
+
+    /// <summary>The status a handler's exception stands for; unexpected ones are logged and hidden.</summary>
+    private Status ProcessHandlerError(Exception ex)
+    {
+        switch (ex)
+        {
+            case RpcException rpc:
+                foreach (var entry in rpc.Trailers)
+                {
+                    Context.ResponseTrailers.Add(entry);
+                }
+
+                return rpc.Status;
+            case StreamResetException reset:
+                return reset.Status;
+            case OperationCanceledException when _cancellation.IsCancellationRequested:
+                return _deadlineExceeded
+                    ? new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded")
+                    : new Status(StatusCode.Cancelled, "Call canceled by the client.");
+            default:
+                ServerLog.HandlerError(Environment.Logger, Context.Method, ex);
+                var detail = Environment.Options.EnableDetailedErrors ? $"{HandlerThrew} {ex.GetType().Name}: {ex.Message}" : HandlerThrew;
+                return new Status(StatusCode.Unknown, detail, Environment.Options.EnableDetailedErrors ? ex : null);
+        }
+    }
+
+    private void OnDeadline()
+    {
+        _deadlineExceeded = true;
+        _deadlineTrailers = OnDeadlineAsync();
+    }
+
+    private async Task OnDeadlineAsync()
+    {
+        await TryCompleteAsync(new OutgoingFrames { TrailersStatus = new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded") }).ConfigureAwait(false);
+        await _cancellation.CancelAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>The client cancelled, or its connection died; runs on the read loop, so the token fires elsewhere.</summary>
+    void IStreamObserver.OnReset(Status status)
+    {
+        Interlocked.Exchange(ref _completed, 1);
+        ThreadPool.UnsafeQueueUserWorkItem(static call => call._cancellation.Cancel(), this, preferLocal: false);
+    }
+}
+#pragma warning restore CA1001

@@ -1,0 +1,125 @@
+using Grpc.Core;
+using Rpc.Transports.Messages;
+using Rpc.Transports.Protocol;
+
+namespace Rpc.Server.Internal;
+
+/// <summary>A call of one method: reads its requests, runs its handler, writes its responses.</summary>
+internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStreamReader<TRequest>, IServerStreamWriter<TResponse>
+    where TRequest : class
+    where TResponse : class
+{
+    private readonly ServerMethod<TRequest, TResponse> _method;
+    private readonly MessageSerializer _serializer = new();
+    private readonly MessageDeserializer _deserializer = new();
+    private int _writePending;
+
+    public ServerCall(ServerMethod<TRequest, TResponse> method, ServerCallEnvironment environment, CallStream stream, CallStart start)
+        : base(environment, stream, start)
+    {
+        _method = method;
+    }
+
+    public TRequest Current { get; private set; } = null!;
+
+    public WriteOptions? WriteOptions
+    {
+        get => Context.WriteOptions;
+        set => Context.WriteOptions = value;
+    }
+
+    protected override async Task RunHandlerAsync()
+    {
+        if (_method.Unary is { } unary)
+        {
+            await CompleteWithResponseAsync(await unary(await ReadSingleRequestAsync().ConfigureAwait(false), Context).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+        else if (_method.ClientStreaming is { } clientStreaming)
+        {
+            await CompleteWithResponseAsync(await clientStreaming(this, Context).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+        else if (_method.ServerStreaming is { } serverStreaming)
+        {
+            await serverStreaming(await ReadSingleRequestAsync().ConfigureAwait(false), this, Context).ConfigureAwait(false);
+            await TryCompleteAsync(new OutgoingFrames { TrailersStatus = Context.Status, Trailers = Context.ResponseTrailersIfAny }).ConfigureAwait(false);
+        }
+        else if (_method.Duplex is { } duplex)
+        {
+            await duplex(this, this, Context).ConfigureAwait(false);
+            await TryCompleteAsync(new OutgoingFrames { TrailersStatus = Context.Status, Trailers = Context.ResponseTrailersIfAny }).ConfigureAwait(false);
+        }
+        else
+        {
+            await TryCompleteAsync(new OutgoingFrames { TrailersStatus = new Status(StatusCode.Unimplemented, "Method is unimplemented.") }).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<TRequest> ReadSingleRequestAsync()
+    {
+        var message = await Stream.ReadMessageAsync(CallCancelled).ConfigureAwait(false);
+        return message is { } received
+            ? _deserializer.Deserialize(_method.Method.RequestMarshaller, received)
+            : throw new RpcException(new Status(StatusCode.Internal, "The client sent no request message."));
+    }
+
+    private async Task CompleteWithResponseAsync(TResponse response)
+    {
+        var frames = new OutgoingFrames { TrailersStatus = Context.Status, Trailers = Context.ResponseTrailersIfAny };
+        try
+        {
+            if (Context.Status.StatusCode == StatusCode.OK)
+            {
+                frames.Message = _serializer.Serialize(_method.Method.ResponseMarshaller, response, Environment.Options.MaxSendMessageSize);
+                frames.HasMessage = true;
+            }
+
+            await TryCompleteAsync(frames).ConfigureAwait(false);
+        }
+        finally
+        {
+            _serializer.Reset();
+        }
+    }
+
+    public async Task<bool> MoveNext(CancellationToken cancellationToken)
+    {
+        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, CallCancelled) : null;
+        try
+        {
+            if (await Stream.ReadMessageAsync(linked?.Token ?? CallCancelled).ConfigureAwait(false) is { } message)
+            {
+                Current = _deserializer.Deserialize(_method.Method.RequestMarshaller, message);
+                return true;
+            }
+
+            return false;
+        }
+        catch (StreamResetException ex)
+        {
+            throw new RpcException(ex.Status);
+        }
+    }
+
+    public Task WriteAsync(TResponse message) => WriteAsync(message, CancellationToken.None);
+
+    public async Task WriteAsync(TResponse message, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (Interlocked.Exchange(ref _writePending, 1) == 1)
+        {
+            throw new InvalidOperationException("Can't write the message because the previous write is in progress.");
+        }
+
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var payload = _serializer.Serialize(_method.Method.ResponseMarshaller, message, Environment.Options.MaxSendMessageSize);
+            await SendMessageAsync(payload).ConfigureAwait(false);
+        }
+        finally
+        {
+            _serializer.Reset();
+            Volatile.Write(ref _writePending, 0);
+        }
+    }
+}

@@ -1,0 +1,58 @@
+using Grpc.Core;
+using Rpc.Transports;
+using Rpc.Transports.Protocol;
+
+namespace Rpc.Server.Internal;
+
+/// <summary>One accepted connection: runs its protocol and hands each call it starts to the thread pool.</summary>
+/// <remarks><see cref="RunAsync"/> owns the connection and disposes it when it ends.</remarks>
+#pragma warning disable CA1001
+internal sealed class ServerConnection : ICallAcceptor
+{
+    private readonly ServerCallEnvironment _environment;
+    private readonly MultiplexedConnection _connection;
+
+    public ServerConnection(ServerCallEnvironment environment, ITransportConnection transport)
+    {
+        _environment = environment;
+        var options = new ConnectionOptions
+        {
+            MaxReceiveMessageSize = environment.Options.MaxReceiveMessageSize,
+            HandshakeTimeout = environment.Options.HandshakeTimeout,
+            Settings = new ConnectionSettings { MaxConcurrentStreams = environment.Options.MaxConcurrentCallsPerConnection },
+        };
+        _connection = new MultiplexedConnection(transport, options, this, environment.Logger);
+    }
+
+    /// <summary>Runs until the connection closes, then releases it.</summary>
+    public async Task RunAsync(CancellationToken stopping)
+    {
+        try
+        {
+            await _connection.StartAsync(stopping).ConfigureAwait(false);
+            await _connection.Closed.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException)
+        {
+            ServerLog.HandshakeFailed(_environment.Logger, _connection.Peer, ex.Message);
+        }
+        finally
+        {
+            await _connection.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public ValueTask SendGoAwayAsync() => _connection.TrySendGoAwayAsync(new Status(StatusCode.Unavailable, "The server is shutting down."));
+
+    /// <summary>Ends the connection; <see cref="RunAsync"/> then completes.</summary>
+    public void Close() => _connection.Close();
+
+    void ICallAcceptor.OnCallStarted(MultiplexedConnection connection, CallStream stream, CallStart start)
+    {
+        ServerCall call = _environment.Methods.Find(start.Method) is { } method
+            ? method.CreateCall(_environment, stream, start)
+            : new UnimplementedCall(_environment, stream, start);
+        ThreadPool.UnsafeQueueUserWorkItem(call, preferLocal: false);
+    }
+}
+#pragma warning restore CA1001

@@ -1,0 +1,39 @@
+using Grpc.Core.Interceptors;
+using Microsoft.Extensions.Logging;
+using Rpc.Transports;
+
+namespace Rpc.Server;
+
+/// <summary>Settings of an <see cref="RpcServer"/>. Defaults match grpc-dotnet's where it has one.</summary>
+public sealed class RpcServerOptions
+{
+    /// <summary>Largest message the server sends; larger fails the call with ResourceExhausted. Default: 4 MiB.</summary>
+    public int MaxSendMessageSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>Largest message the server accepts; larger fails the call with ResourceExhausted. Default: 4 MiB.</summary>
+    public int MaxReceiveMessageSize { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Whether a handler's exception text reaches the client in the status detail. Default: false,
+    /// so internals do not leak; the exception is always logged.
+    /// </summary>
+    public bool EnableDetailedErrors { get; set; }
+
+    /// <summary>Interceptors around every handler, outermost first. Set before <see cref="RpcServer.StartAsync"/>.</summary>
+    public IList<Interceptor> Interceptors { get; } = [];
+
+    /// <summary>How long <see cref="RpcServer.ShutdownAsync"/> lets calls in flight finish before cancelling them. Default: 5 s.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long a new connection may take to send its handshake. Default: 10 s.</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Calls one connection may run at once; more are refused with Unavailable. Default: 10,000.</summary>
+    public int MaxConcurrentCallsPerConnection { get; set; } = 10_000;
+
+    /// <summary>Where the server logs. Default: nowhere.</summary>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>The transports to resolve addresses with. Default: <see cref="TransportRegistry.Default"/>.</summary>
+    public TransportRegistry? Transports { get; set; }
+}
