@@ -1,0 +1,27 @@
+using Grpc.Core;
+using Rpc.Client;
+using Rpc.Testing;
+
+// Usage: Rpc.TestClient sleep <address> <key>
+// Starts a long Sleep call, prints "STARTED" once the server is inside the handler, then waits to be killed.
+if (args is not ["sleep", var address, var key])
+{
+    Console.Error.WriteLine("Usage: Rpc.TestClient sleep <address> <key>");
+    return 2;
+}
+
+using var channel = RpcChannel.ForAddress(address);
+var client = new TestService.TestServiceClient(channel);
+using var call = client.SleepAsync(new SleepRequest { Key = key, Millis = 60_000 });
+await call.ResponseHeadersAsync;
+Console.WriteLine("STARTED");
+try
+{
+    await call;
+}
+catch (RpcException ex)
+{
+    Console.WriteLine("ENDED " + ex.StatusCode);
+}
+
+return 0;

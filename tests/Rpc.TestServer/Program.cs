@@ -1,0 +1,44 @@
+using System.Runtime.InteropServices;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Rpc.Server;
+using Rpc.TestServer;
+
+// Usage: Rpc.TestServer <address> [address ...]
+// Prints "READY <bound addresses>" once serving; SIGTERM or a closed stdin shuts it down gracefully.
+var options = new RpcServerOptions { ShutdownTimeout = TimeSpan.FromSeconds(3) };
+options.Interceptors.Add(new TrailerStampingInterceptor());
+await using var server = new RpcServer(options);
+server.AddService(new ConformanceService());
+foreach (var address in args)
+{
+    server.Listen(address);
+}
+
+await server.StartAsync();
+Console.WriteLine("READY " + string.Join(' ', server.BoundAddresses));
+
+var stop = new TaskCompletionSource();
+using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    stop.TrySetResult();
+});
+_ = Task.Run(() =>
+{
+    Console.In.ReadToEnd();
+    stop.TrySetResult();
+});
+await stop.Task;
+await server.ShutdownAsync();
+Console.WriteLine("STOPPED");
+
+/// <summary>Proves server interceptors run: stamps a trailer on every unary call.</summary>
+internal sealed class TrailerStampingInterceptor : Interceptor
+{
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        context.ResponseTrailers.Add("x-intercepted", "yes");
+        return await continuation(request, context);
+    }
+}
