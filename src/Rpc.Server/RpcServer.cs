@@ -141,7 +141,7 @@ public sealed class RpcServer : IAsyncDisposable
 
     private async Task RunConnectionAsync(ServerConnection connection)
     {
-        await Task.Yield();
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         try
         {
             await connection.RunAsync(_stopping.Token).ConfigureAwait(false);

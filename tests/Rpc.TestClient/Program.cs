@@ -4,9 +4,17 @@ using Rpc.Testing;
 
 // Usage: Rpc.TestClient sleep <address> <key>
 // Starts a long Sleep call, prints "STARTED" once the server is inside the handler, then waits to be killed.
+if (args is ["outcome", var outcomeAddress, var outcomeKey])
+{
+    using var outcomeChannel = RpcChannel.ForAddress(outcomeAddress);
+    var outcome = await new TestService.TestServiceClient(outcomeChannel).GetSleepOutcomeAsync(new SleepOutcomeRequest { Key = outcomeKey, WaitMillis = 5000 });
+    Console.WriteLine("OUTCOME " + outcome.Outcome);
+    return 0;
+}
+
 if (args is not ["sleep", var address, var key])
 {
-    Console.Error.WriteLine("Usage: Rpc.TestClient sleep <address> <key>");
+    Console.Error.WriteLine("Usage: Rpc.TestClient sleep|outcome <address> <key>");
     return 2;
 }
 

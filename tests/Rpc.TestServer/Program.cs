@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.Runtime.InteropServices;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
@@ -6,7 +7,10 @@ using Rpc.TestServer;
 
 // Usage: Rpc.TestServer <address> [address ...]
 // Prints "READY <bound addresses>" once serving; SIGTERM or a closed stdin shuts it down gracefully.
-var options = new RpcServerOptions { ShutdownTimeout = TimeSpan.FromSeconds(3) };
+using var loggerFactory = LoggerFactory.Create(builder => builder
+    .AddSimpleConsole(o => o.SingleLine = true)
+    .SetMinimumLevel(Environment.GetEnvironmentVariable("RPC_TEST_LOG") is null ? LogLevel.Warning : LogLevel.Debug));
+var options = new RpcServerOptions { ShutdownTimeout = TimeSpan.FromSeconds(3), LoggerFactory = loggerFactory };
 options.Interceptors.Add(new TrailerStampingInterceptor());
 await using var server = new RpcServer(options);
 server.AddService(new ConformanceService());

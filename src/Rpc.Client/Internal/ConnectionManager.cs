@@ -74,7 +74,7 @@ internal sealed class ConnectionManager : IAsyncDisposable
 
     private async Task<MultiplexedConnection> ConnectAsync()
     {
-        await Task.Yield();
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         MultiplexedConnection? connection = null;
         try
         {

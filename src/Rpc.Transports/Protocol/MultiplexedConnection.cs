@@ -98,26 +98,24 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         {
             var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
             var buffer = result.Buffer;
-            try
+            if (!prefaceSeen && buffer.Length >= Preface.Size)
             {
-                if (!prefaceSeen && buffer.Length >= Preface.Size)
-                {
-                    Preface.Validate(buffer);
-                    buffer = buffer.Slice(Preface.Size);
-                    prefaceSeen = true;
-                }
+                Preface.Validate(buffer);
+                buffer = buffer.Slice(Preface.Size);
+                prefaceSeen = true;
+            }
 
-                if (prefaceSeen && FrameReader.TryReadFrame(ref buffer, LocalSettings.MaxFrameSize, out var header, out var payload))
-                {
-                    return header.Type == FrameType.Settings
-                        ? ConnectionSettings.Read(payload)
-                        : throw new ProtocolException($"Expected SETTINGS after the preface, got {header.Type}.");
-                }
-            }
-            finally
+            if (prefaceSeen && FrameReader.TryReadFrame(ref buffer, LocalSettings.MaxFrameSize, out var header, out var payload))
             {
-                _input.AdvanceTo(buffer.Start, buffer.End);
+                var settings = header.Type == FrameType.Settings
+                    ? ConnectionSettings.Read(payload)
+                    : throw new ProtocolException($"Expected SETTINGS after the preface, got {header.Type}.");
+                // Frames behind SETTINGS are not examined yet: the read loop must see them at once.
+                _input.AdvanceTo(buffer.Start);
+                return settings;
             }
+
+            _input.AdvanceTo(buffer.Start, buffer.End);
 
             if (result.IsCanceled)
             {

@@ -69,7 +69,7 @@ internal sealed class SocketConnection : ITransportConnection, IDuplexPipe
 
     private async Task ReceiveLoopAsync()
     {
-        await Task.Yield();
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         Exception? error = null;
         var writer = _input.Writer;
         try
@@ -103,7 +103,7 @@ internal sealed class SocketConnection : ITransportConnection, IDuplexPipe
 
     private async Task SendLoopAsync()
     {
-        await Task.Yield();
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         Exception? error = null;
         var reader = _output.Reader;
         try

@@ -408,8 +408,17 @@ public abstract class ConformanceTests : IAsyncLifetime
         Assert.Equal("cancelled", await OutcomeAsync(key));
     }
 
-    private async Task<string> OutcomeAsync(string key) =>
-        (await Client.GetSleepOutcomeAsync(new SleepOutcomeRequest { Key = key, WaitMillis = 10_000 }).ResponseAsync.DefaultTimeout()).Outcome;
+    private async Task<string> OutcomeAsync(string key)
+    {
+        try
+        {
+            return (await Client.GetSleepOutcomeAsync(new SleepOutcomeRequest { Key = key, WaitMillis = 10_000 }).ResponseAsync.DefaultTimeout()).Outcome;
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException("Server output:" + Environment.NewLine + Server.Process.Transcript, ex);
+        }
+    }
 
     private static Payload Payload(int size) => new() { Body = ByteString.CopyFrom(new byte[size]) };
 
