@@ -1,0 +1,30 @@
+using Rpc.Client;
+using Rpc.Transports;
+using Xunit;
+
+namespace Rpc.Tests;
+
+public sealed class TransportAddressTests
+{
+    [Theory]
+    [InlineData("unix:///tmp/a.sock", "unix", "/tmp/a.sock")]
+    [InlineData("unix:relative/a.sock", "unix", "relative/a.sock")]
+    [InlineData("UNIX:///x", "unix", "/x")]
+    public void Parse_ValidAddress_SplitsSchemeAndTarget(string address, string scheme, string target)
+    {
+        var parsed = TransportAddress.Parse(address);
+        Assert.Equal(scheme, parsed.Scheme);
+        Assert.Equal(target, parsed.Target);
+    }
+
+    [Theory]
+    [InlineData("no-scheme")]
+    [InlineData("unix:")]
+    [InlineData(":x")]
+    public void Parse_Malformed_ThrowsNamingAcceptedForms(string address) =>
+        Assert.Contains("Accepted forms", Assert.Throws<ArgumentException>(() => TransportAddress.Parse(address)).Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void ForAddress_UnknownScheme_FailsAtOnce() =>
+        Assert.Contains("No transport serves the scheme 'carrier'", Assert.Throws<ArgumentException>(() => RpcChannel.ForAddress("carrier://pigeon")).Message, StringComparison.Ordinal);
+}
