@@ -490,7 +490,8 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             await _readLoop.ConfigureAwait(false);
         }
 
+        // The write lock is not disposed: it holds no wait handle, and a late GOAWAY or CANCEL
+        // racing with disposal must fail as a closed connection, not as a disposed object.
         await _transport.DisposeAsync().ConfigureAwait(false);
-        _writeLock.Dispose();
     }
 }

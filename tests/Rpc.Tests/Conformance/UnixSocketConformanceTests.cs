@@ -7,12 +7,14 @@ public sealed class UnixSocketConformanceTests : ConformanceTests
 {
     protected override string NewAddress() => "unix://" + TestPaths.NewSocketPath();
 
-    protected override void AssertReleased(string address)
+    protected override void AssertReleased(string address, bool graceful)
     {
-        // A killed server cannot remove its socket file; the tests that kill it restart nothing on
-        // that path afterwards, so only a graceful stop is held to leaving no file.
         var path = address["unix://".Length..];
-        if (File.Exists(path))
+        if (graceful)
+        {
+            Assert.False(File.Exists(path), $"The server left its socket file {path} behind.");
+        }
+        else
         {
             File.Delete(path);
         }

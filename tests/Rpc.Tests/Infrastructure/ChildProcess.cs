@@ -26,6 +26,9 @@ public sealed partial class ChildProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Whether the test killed it, leaving it no chance to clean up.</summary>
+    public bool WasKilled { get; private set; }
+
     public string Transcript
     {
         get
@@ -80,6 +83,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
     /// <summary>SIGKILL: the process gets no chance to clean up, like a crash.</summary>
     public async Task KillAsync()
     {
+        WasKilled = true;
         _process.Kill(entireProcessTree: true);
         await _process.WaitForExitAsync().DefaultTimeout();
     }
