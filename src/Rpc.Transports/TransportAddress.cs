@@ -48,7 +48,7 @@ public sealed class TransportAddress : IEquatable<TransportAddress>
     public static TransportAddress Create(string scheme, string target) => new(scheme.ToLowerInvariant(), target);
 
     /// <inheritdoc/>
-    public override string ToString() => Target.StartsWith('/') ? $"{Scheme}://{Target}" : $"{Scheme}:{Target}";
+    public override string ToString() => Scheme == "unix" && !Target.StartsWith('/') ? $"unix:{Target}" : $"{Scheme}://{Target}";
 
     /// <inheritdoc/>
     public bool Equals(TransportAddress? other) => other is not null && Scheme == other.Scheme && Target == other.Target;

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using Rpc.Transports.Pipes;
 using Rpc.Transports.Sockets;
+using Rpc.Transports.Tcp;
 
 namespace Rpc.Transports;
 
@@ -9,7 +11,8 @@ namespace Rpc.Transports;
 /// </summary>
 public sealed class TransportRegistry
 {
-    internal const string AcceptedForms = "Accepted forms: unix:///absolute/path, unix:relative/path.";
+    internal const string AcceptedForms =
+        "Accepted forms: unix:///absolute/path, unix:relative/path, pipe://name, tcp://host:port, tcps://host:port, shm://name.";
 
     private readonly ConcurrentDictionary<string, ITransport> _transports = new(StringComparer.Ordinal);
 
@@ -36,10 +39,16 @@ public sealed class TransportRegistry
             : throw new ArgumentException($"No transport serves the scheme '{address.Scheme}' in '{address}'. {AcceptedForms}", nameof(address));
     }
 
-    private static TransportRegistry CreateDefault()
+    /// <summary>
+    /// A new registry with every built-in transport at its default settings; register a transport
+    /// configured otherwise (a TLS certificate, say) to replace the built-in one for its schemes.
+    /// </summary>
+    public static TransportRegistry CreateDefault()
     {
         var registry = new TransportRegistry();
         registry.Register(new UnixSocketTransport(new UnixSocketTransportOptions()));
+        registry.Register(new NamedPipeTransport());
+        registry.Register(new TcpTransport(new TcpTransportOptions()));
         return registry;
     }
 }

@@ -1,3 +1,6 @@
+using System.Security.Cryptography.X509Certificates;
+using Rpc.Transports;
+using Rpc.Transports.Tcp;
 using Microsoft.Extensions.Logging;
 using System.Runtime.InteropServices;
 using Grpc.Core;
@@ -11,6 +14,16 @@ using var loggerFactory = LoggerFactory.Create(builder => builder
     .AddSimpleConsole(o => o.SingleLine = true)
     .SetMinimumLevel(Environment.GetEnvironmentVariable("RPC_TEST_LOG") is null ? LogLevel.Warning : LogLevel.Debug));
 var options = new RpcServerOptions { ShutdownTimeout = TimeSpan.FromSeconds(3), LoggerFactory = loggerFactory };
+if (Environment.GetEnvironmentVariable("RPC_TEST_CERT") is { } certificatePath)
+{
+    // tcps:// needs a certificate; the tests hand over a self-signed one.
+    options.Transports = TransportRegistry.CreateDefault();
+    options.Transports.Register(new TcpTransport(new TcpTransportOptions
+    {
+        ServerCertificate = X509CertificateLoader.LoadPkcs12FromFile(certificatePath, password: null),
+    }));
+}
+
 options.Interceptors.Add(new TrailerStampingInterceptor());
 await using var server = new RpcServer(options);
 server.AddService(new ConformanceService());

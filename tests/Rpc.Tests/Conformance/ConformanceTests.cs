@@ -26,6 +26,9 @@ public abstract class ConformanceTests : IAsyncLifetime
 
     protected TestService.TestServiceClient Client => new(Channel);
 
+    /// <summary>A channel to the test server; transports with settings of their own add them.</summary>
+    protected virtual RpcChannel CreateChannel(RpcChannelOptions? options = null) => RpcChannel.ForAddress(Server.Address, options);
+
     /// <summary>A fresh address for a new server on this transport.</summary>
     protected abstract string NewAddress();
 
@@ -38,7 +41,7 @@ public abstract class ConformanceTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _server = await ServerProcess.StartAsync(NewAddress());
-        _channel = RpcChannel.ForAddress(_server.Address);
+        _channel = CreateChannel();
     }
 
     public async Task DisposeAsync()
@@ -270,7 +273,7 @@ public abstract class ConformanceTests : IAsyncLifetime
     [Fact]
     public async Task SeveralClients_OnOneServer_AllServed()
     {
-        var channels = Enumerable.Range(0, 4).Select(_ => RpcChannel.ForAddress(Server.Address)).ToList();
+        var channels = Enumerable.Range(0, 4).Select(_ => CreateChannel()).ToList();
         try
         {
             var calls = channels.SelectMany(c => Enumerable.Range(0, 25).Select(_ => new TestService.TestServiceClient(c).UnaryCallAsync(new SimpleRequest { ResponseSize = 3 }).ResponseAsync));
@@ -305,7 +308,7 @@ public abstract class ConformanceTests : IAsyncLifetime
     [Fact]
     public async Task RequestOverServerLimit_RefusedByServer_ConnectionStillUsable()
     {
-        await using var generous = RpcChannel.ForAddress(Server.Address, new RpcChannelOptions { MaxSendMessageSize = 8 * FourMiB });
+        await using var generous = CreateChannel(new RpcChannelOptions { MaxSendMessageSize = 8 * FourMiB });
         var client = new TestService.TestServiceClient(generous);
         var ex = await Assert.ThrowsAsync<RpcException>(() => client.UnaryCallAsync(RequestOfSerializedSize(FourMiB + 1)).ResponseAsync.DefaultTimeout());
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
@@ -323,7 +326,7 @@ public abstract class ConformanceTests : IAsyncLifetime
     [Fact]
     public async Task ResponseOverClientLimit_ResourceExhausted()
     {
-        await using var strict = RpcChannel.ForAddress(Server.Address, new RpcChannelOptions { MaxReceiveMessageSize = 1024 });
+        await using var strict = CreateChannel(new RpcChannelOptions { MaxReceiveMessageSize = 1024 });
         var client = new TestService.TestServiceClient(strict);
         var ex = await Assert.ThrowsAsync<RpcException>(() => client.UnaryCallAsync(new SimpleRequest { ResponseSize = 2048 }).ResponseAsync.DefaultTimeout());
         Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);

@@ -49,6 +49,7 @@ public sealed partial class ChildProcess : IAsyncDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        info.Environment["RPC_TEST_CERT"] = TestCertificates.ServerPfxPath;
         info.ArgumentList.Add(dll);
         foreach (var arg in args)
         {

@@ -1,0 +1,183 @@
+using System.Buffers;
+using System.IO.Pipelines;
+
+namespace Rpc.Transports.Internal;
+
+/// <summary>
+/// A byte stream behind two pipes: one loop moves received bytes into the input pipe, another
+/// sends what the protocol wrote to the output pipe, batching whatever frames were written between
+/// two sends. Subclasses supply only the raw receive, send and close of their medium.
+/// </summary>
+internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
+{
+    private const int MinReceiveBufferSize = 16 * 1024;
+
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    private readonly Lock _closeLock = new();
+    private Task _receiveTask = Task.CompletedTask;
+    private Task _sendTask = Task.CompletedTask;
+    private bool _closed;
+
+    protected TransportConnection(string peer, int maxReceiveBuffer)
+    {
+        Peer = peer;
+        // Inline schedulers: the protocol's frame loop runs on the receive completion and sends run
+        // on the writer's thread, saving a thread-pool hop each way; neither blocks.
+        _input = new Pipe(new PipeOptions(
+            pauseWriterThreshold: maxReceiveBuffer, resumeWriterThreshold: maxReceiveBuffer / 2,
+            readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
+            minimumSegmentSize: MinReceiveBufferSize, useSynchronizationContext: false));
+        // The output never pauses its writer: the protocol's per-stream flow control bounds what is
+        // queued, and a writer that never waits lets the read loop send control frames safely.
+        _output = new Pipe(new PipeOptions(
+            pauseWriterThreshold: 0,
+            readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
+            useSynchronizationContext: false));
+    }
+
+    public IDuplexPipe Transport => this;
+
+    public string Peer { get; }
+
+    PipeReader IDuplexPipe.Input => _input.Reader;
+
+    PipeWriter IDuplexPipe.Output => _output.Writer;
+
+    /// <summary>Starts the loops; call once the medium is connected.</summary>
+    protected void Start()
+    {
+        _receiveTask = ReceiveLoopAsync();
+        _sendTask = SendLoopAsync();
+    }
+
+    /// <summary>Reads at least one byte; 0 means the peer ended the stream.</summary>
+    protected abstract ValueTask<int> ReceiveAsync(Memory<byte> buffer);
+
+    /// <summary>Sends all of <paramref name="buffer"/>.</summary>
+    protected abstract ValueTask SendAsync(ReadOnlyMemory<byte> buffer);
+
+    /// <summary>Tells the peer no more bytes come, without closing the receive side.</summary>
+    protected abstract void ShutdownSend();
+
+    /// <summary>Releases the medium; pending receives and sends fail.</summary>
+    protected abstract void CloseMedium();
+
+    /// <summary>Whether <paramref name="ex"/> is the medium reporting its end rather than a bug.</summary>
+    protected virtual bool IsConnectionEnd(Exception ex) => ex is IOException or ObjectDisposedException or OperationCanceledException;
+
+    public void Abort(Exception? reason = null)
+    {
+        _output.Reader.CancelPendingRead();
+        Close();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _output.Writer.CompleteAsync().ConfigureAwait(false);
+        await _input.Reader.CompleteAsync().ConfigureAwait(false);
+        await _sendTask.ConfigureAwait(false);
+        Close();
+        await _receiveTask.ConfigureAwait(false);
+    }
+
+    private void Close()
+    {
+        lock (_closeLock)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _closed = true;
+        }
+
+        CloseMedium();
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        // Start on the thread pool, not on whatever context the connection was created from.
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+        Exception? error = null;
+        var writer = _input.Writer;
+        try
+        {
+            while (true)
+            {
+                var memory = writer.GetMemory(MinReceiveBufferSize);
+                var received = await ReceiveAsync(memory).ConfigureAwait(false);
+                if (received == 0)
+                {
+                    break;
+                }
+
+                writer.Advance(received);
+                var flush = await writer.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (IsConnectionEnd(ex))
+        {
+            error = Volatile.Read(ref _closed) ? null : new IOException("The connection was reset by the peer.", ex);
+        }
+        finally
+        {
+            await writer.CompleteAsync(error).ConfigureAwait(false);
+        }
+    }
+
+    private async Task SendLoopAsync()
+    {
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+        Exception? error = null;
+        var reader = _output.Reader;
+        try
+        {
+            while (true)
+            {
+                var result = await reader.ReadAsync().ConfigureAwait(false);
+                if (result.IsCanceled)
+                {
+                    break;
+                }
+
+                var buffer = result.Buffer;
+                foreach (var segment in buffer)
+                {
+                    await SendAsync(segment).ConfigureAwait(false);
+                }
+
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (IsConnectionEnd(ex))
+        {
+            error = ex;
+        }
+        finally
+        {
+            await reader.CompleteAsync(error).ConfigureAwait(false);
+            if (!Volatile.Read(ref _closed))
+            {
+                try
+                {
+                    // The peer learns of a graceful end by end-of-stream, not by a reset.
+                    ShutdownSend();
+                }
+                catch (Exception ex) when (IsConnectionEnd(ex))
+                {
+                    // Already gone; the receive loop reports how.
+                }
+            }
+        }
+    }
+}
