@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Rpc.Transports.Pipes;
+using Rpc.Transports.SharedMemory;
 using Rpc.Transports.Sockets;
 using Rpc.Transports.Tcp;
 
@@ -49,6 +50,7 @@ public sealed class TransportRegistry
         registry.Register(new UnixSocketTransport(new UnixSocketTransportOptions()));
         registry.Register(new NamedPipeTransport());
         registry.Register(new TcpTransport(new TcpTransportOptions()));
+        registry.Register(new SharedMemoryTransport(new SharedMemoryTransportOptions()));
         return registry;
     }
 }

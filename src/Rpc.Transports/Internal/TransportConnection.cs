@@ -47,9 +47,22 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     /// <summary>Starts the loops; call once the medium is connected.</summary>
     protected void Start()
     {
-        _receiveTask = ReceiveLoopAsync();
+        _receiveTask = StartReceiving(_input.Writer);
         _sendTask = SendLoopAsync();
     }
+
+    /// <summary>
+    /// Starts moving received bytes into <paramref name="input"/> until the peer ends the stream,
+    /// then completes it. By default an asynchronous loop over <see cref="ReceiveAsync"/>; a medium
+    /// that waits by blocking runs its own loop on a thread of its own.
+    /// </summary>
+    protected virtual Task StartReceiving(PipeWriter input) => ReceiveLoopAsync();
+
+    /// <summary>Releases what must outlive both loops (a memory mapping, say); runs after they end.</summary>
+    protected virtual ValueTask DisposeMediumAsync() => ValueTask.CompletedTask;
+
+    /// <summary>Whether the connection was closed from this side.</summary>
+    protected bool IsClosed => Volatile.Read(ref _closed);
 
     /// <summary>Reads at least one byte; 0 means the peer ended the stream.</summary>
     protected abstract ValueTask<int> ReceiveAsync(Memory<byte> buffer);
@@ -79,6 +92,7 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         await _sendTask.ConfigureAwait(false);
         Close();
         await _receiveTask.ConfigureAwait(false);
+        await DisposeMediumAsync().ConfigureAwait(false);
     }
 
     private void Close()

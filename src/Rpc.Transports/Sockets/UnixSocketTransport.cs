@@ -25,8 +25,21 @@ public sealed class UnixSocketTransport : ITransport
     public async ValueTask<ITransportListener> BindAsync(TransportAddress address, CancellationToken cancellationToken)
     {
         var path = GetPath(address);
-        await RemoveStaleSocketFileAsync(path, cancellationToken).ConfigureAwait(false);
+        var socket = await BindSocketAsync(path, _options.SocketFileMode, _options.Backlog, cancellationToken).ConfigureAwait(false);
+        return new UnixSocketListener(socket, address, path, _options.MaxBufferSize);
+    }
 
+    /// <inheritdoc/>
+    public async ValueTask<ITransportConnection> ConnectAsync(TransportAddress address, CancellationToken cancellationToken)
+    {
+        var socket = await ConnectSocketAsync(GetPath(address), address, cancellationToken).ConfigureAwait(false);
+        return new SocketConnection(socket, address.ToString(), _options.MaxBufferSize);
+    }
+
+    /// <summary>A listening socket at <paramref name="path"/>, replacing a stale socket file but never a live one.</summary>
+    internal static async ValueTask<Socket> BindSocketAsync(string path, UnixFileMode mode, int backlog, CancellationToken cancellationToken)
+    {
+        await RemoveStaleSocketFileAsync(path, cancellationToken).ConfigureAwait(false);
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
@@ -34,33 +47,32 @@ public sealed class UnixSocketTransport : ITransport
             // Before listen(), nobody can connect, so narrowing the mode here leaves no window.
             if (!OperatingSystem.IsWindows())
             {
-                File.SetUnixFileMode(path, _options.SocketFileMode);
+                File.SetUnixFileMode(path, mode);
             }
 
-            socket.Listen(_options.Backlog);
+            socket.Listen(backlog);
+            return socket;
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
             socket.Dispose();
-            throw new AddressInUseException($"Address in use: '{address}'.", ex);
+            throw new AddressInUseException($"Address in use: 'unix://{path}'.", ex);
         }
         catch
         {
             socket.Dispose();
             throw;
         }
-
-        return new UnixSocketListener(socket, address, path, _options.MaxBufferSize);
     }
 
-    /// <inheritdoc/>
-    public async ValueTask<ITransportConnection> ConnectAsync(TransportAddress address, CancellationToken cancellationToken)
+    /// <summary>A socket connected to <paramref name="path"/>; failures become <see cref="ConnectionFailedException"/>.</summary>
+    internal static async ValueTask<Socket> ConnectSocketAsync(string path, TransportAddress address, CancellationToken cancellationToken)
     {
-        var path = GetPath(address);
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken).ConfigureAwait(false);
+            return socket;
         }
         catch (SocketException ex)
         {
@@ -72,8 +84,6 @@ public sealed class UnixSocketTransport : ITransport
             socket.Dispose();
             throw;
         }
-
-        return new SocketConnection(socket, address.ToString(), _options.MaxBufferSize);
     }
 
     private static string GetPath(TransportAddress address)

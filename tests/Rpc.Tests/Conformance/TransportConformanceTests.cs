@@ -61,3 +61,24 @@ public sealed class TlsConformanceTests : ConformanceTests
         return registry;
     }
 }
+
+public sealed class SharedMemoryConformanceTests : ConformanceTests
+{
+    protected override string NewAddress() => $"shm://rpct-{Guid.NewGuid():N}";
+
+    protected override void AssertReleased(string address, bool graceful)
+    {
+        var rendezvous = Path.Combine(Path.GetTempPath(), $"rpc-shm-{address["shm://".Length..]}.sock");
+        if (graceful)
+        {
+            Assert.False(File.Exists(rendezvous), $"The server left {rendezvous} behind.");
+        }
+        else
+        {
+            File.Delete(rendezvous);
+        }
+
+        // Segments are unlinked as soon as both sides map them, so even a killed server leaves none.
+        Assert.Empty(Directory.GetFiles("/dev/shm", $"rpc-{address["shm://".Length..]}-*"));
+    }
+}

@@ -1,0 +1,131 @@
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Rpc.Transports.Internal;
+
+namespace Rpc.Transports.SharedMemory;
+
+/// <summary>
+/// A connection over two shared rings. Received bytes are copied from the ring straight into the
+/// input pipe by a thread of the connection's own, which may sleep on the futex; sends copy into
+/// the other ring on the writer's thread. The control socket carries nothing after the handshake:
+/// its end-of-stream is how each side learns the other is gone.
+/// </summary>
+internal sealed class SharedMemoryConnection : TransportConnection
+{
+    private const int ReceiveChunk = 64 * 1024;
+
+    private readonly Socket _control;
+    private readonly SharedSegment _segment;
+    private readonly SharedRing _incoming;
+    private readonly SharedRing _outgoing;
+    private readonly Task _watcher;
+
+    public SharedMemoryConnection(Socket control, SharedSegment segment, bool isServer, TimeSpan spin, string peer)
+        : base(peer, maxReceiveBuffer: 1024 * 1024)
+    {
+        _control = control;
+        _segment = segment;
+        _incoming = segment.GetRing(isServer ? 0 : 1, spin);
+        _outgoing = segment.GetRing(isServer ? 1 : 0, spin);
+        _watcher = WatchControlAsync();
+        Start();
+    }
+
+    protected override Task StartReceiving(PipeWriter input)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() => ReceiveLoop(input, done)) { IsBackground = true, Name = "Rpc shm receive" };
+        thread.Start();
+        return done.Task;
+    }
+
+    private void ReceiveLoop(PipeWriter input, TaskCompletionSource done)
+    {
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                var received = _incoming.Read(input.GetSpan(ReceiveChunk));
+                if (received == 0)
+                {
+                    break;
+                }
+
+                input.Advance(received);
+                var flush = input.FlushAsync();
+                // This thread exists to wait; blocking it on a full input pipe is the backpressure.
+                var result = flush.IsCompleted ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (IOException ex)
+        {
+            error = IsClosed ? null : ex;
+        }
+        finally
+        {
+            input.Complete(error);
+            done.SetResult();
+        }
+    }
+
+    protected override ValueTask<int> ReceiveAsync(Memory<byte> buffer) =>
+        throw new InvalidOperationException("The shared-memory connection receives on its own thread.");
+
+    protected override ValueTask SendAsync(ReadOnlyMemory<byte> buffer)
+    {
+        _outgoing.Write(buffer.Span);
+        return ValueTask.CompletedTask;
+    }
+
+    protected override void ShutdownSend() => _outgoing.CloseProducer();
+
+    protected override void CloseMedium()
+    {
+        _incoming.Abort();
+        _outgoing.Abort();
+        try
+        {
+            _control.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+            // Already disconnected.
+        }
+
+        _control.Dispose();
+    }
+
+    protected override async ValueTask DisposeMediumAsync()
+    {
+        await _watcher.ConfigureAwait(false);
+        _segment.Dispose();
+    }
+
+    private async Task WatchControlAsync()
+    {
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+        var buffer = new byte[16];
+        try
+        {
+            while (await _control.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false) > 0)
+            {
+                // Nothing is sent on the control socket after the handshake.
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // Reset or closed: the peer is gone either way.
+        }
+        finally
+        {
+            // Wake and fail this side's waits; what the peer wrote before it went is still read.
+            _incoming.Abort();
+            _outgoing.Abort();
+        }
+    }
+}

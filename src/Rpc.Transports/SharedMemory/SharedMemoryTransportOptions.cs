@@ -1,0 +1,21 @@
+namespace Rpc.Transports.SharedMemory;
+
+/// <summary>Settings of the shared-memory transport.</summary>
+public sealed class SharedMemoryTransportOptions
+{
+    /// <summary>Bytes in each direction's ring, a power of two from 4 KiB to 1 GiB. Default: 1 MiB.</summary>
+    public int RingCapacity { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// How long a side spins on an empty (or full) ring before it sleeps on the futex. Spinning
+    /// turns a quick answer into no system call at all; it is bounded, so an idle connection uses
+    /// no CPU. Default: 50 µs.
+    /// </summary>
+    public TimeSpan SpinDuration { get; set; } = TimeSpan.FromMicroseconds(50);
+
+    /// <summary>Where the rendezvous sockets live. Default: the temporary directory.</summary>
+    public string? RendezvousDirectory { get; set; }
+
+    /// <summary>How long setting up a connection's segment may take. Default: 5 s.</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(5);
+}
