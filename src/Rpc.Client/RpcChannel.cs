@@ -1,8 +1,11 @@
+using System.Diagnostics;
+using System.Globalization;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rpc.Client.Internal;
 using Rpc.Transports;
+using Rpc.Transports.Pipes;
 
 namespace Rpc.Client;
 
@@ -13,11 +16,16 @@ namespace Rpc.Client;
 /// </summary>
 public sealed class RpcChannel : ChannelBase, IDisposable, IAsyncDisposable
 {
-    private readonly RpcCallInvoker _invoker;
+    private static readonly TimeSpan ChildExitGrace = TimeSpan.FromSeconds(5);
 
-    private RpcChannel(TransportAddress address, ITransport transport, RpcChannelOptions options)
+    private readonly RpcCallInvoker _invoker;
+    private readonly IAsyncDisposable? _ownedTransport;
+
+    private RpcChannel(TransportAddress address, ITransport transport, RpcChannelOptions options, Process? child = null)
         : base(address.ToString())
     {
+        ChildProcess = child;
+        _ownedTransport = child is null ? null : transport as IAsyncDisposable;
         Options = options;
         var logger = options.LoggerFactory?.CreateLogger<RpcChannel>() ?? (ILogger)NullLogger.Instance;
         Connections = new ConnectionManager(address, transport, options, logger);
@@ -25,6 +33,9 @@ public sealed class RpcChannel : ChannelBase, IDisposable, IAsyncDisposable
     }
 
     internal RpcChannelOptions Options { get; }
+
+    /// <summary>The child process this channel talks to, when made by <see cref="ForChildProcess"/>.</summary>
+    public Process? ChildProcess { get; }
 
     internal ConnectionManager Connections { get; }
 
@@ -41,6 +52,18 @@ public sealed class RpcChannel : ChannelBase, IDisposable, IAsyncDisposable
         return new RpcChannel(parsed, transport, options);
     }
 
+    /// <summary>
+    /// Starts a child process and returns a channel to it over a pair of anonymous pipes. The child
+    /// serves with <c>RpcServer.ListenOnParentPipes()</c>. When the child exits, calls fail with
+    /// Unavailable; disposing the channel ends the child (it sees its pipes close, and is killed if
+    /// it has not exited 5 s later).
+    /// </summary>
+    public static RpcChannel ForChildProcess(ProcessStartInfo startInfo, RpcChannelOptions? options = null)
+    {
+        var (child, transport) = AnonymousPipeTransport.StartChild(startInfo);
+        return new RpcChannel(TransportAddress.Create("child", child.Id.ToString(CultureInfo.InvariantCulture)), transport, options ?? new RpcChannelOptions(), child);
+    }
+
     /// <inheritdoc/>
     public override CallInvoker CreateCallInvoker() => _invoker;
 
@@ -48,7 +71,33 @@ public sealed class RpcChannel : ChannelBase, IDisposable, IAsyncDisposable
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     /// <summary>Closes the connection; calls still running fail with Unavailable.</summary>
-    public ValueTask DisposeAsync() => Connections.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await Connections.DisposeAsync().ConfigureAwait(false);
+        if (_ownedTransport is not null)
+        {
+            await _ownedTransport.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (ChildProcess is { } child)
+        {
+            await EndChildAsync(child).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task EndChildAsync(Process child)
+    {
+        using var grace = new CancellationTokenSource(ChildExitGrace);
+        try
+        {
+            await child.WaitForExitAsync(grace.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            child.Kill(entireProcessTree: true);
+            await child.WaitForExitAsync().ConfigureAwait(false);
+        }
+    }
 
     /// <inheritdoc/>
     protected override Task ShutdownAsyncCore() => DisposeAsync().AsTask();

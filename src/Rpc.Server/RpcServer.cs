@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rpc.Server.Internal;
 using Rpc.Transports;
+using Rpc.Transports.Pipes;
 
 namespace Rpc.Server;
 
@@ -22,6 +23,8 @@ public sealed class RpcServer : IAsyncDisposable
     private readonly ConcurrentDictionary<ServerConnection, Task> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _lock = new();
+    private readonly TaskCompletionSource _parentDisconnected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _listenOnParentPipes;
     private State _state;
 
     /// <summary>Creates a server with <paramref name="options"/>, or the defaults.</summary>
@@ -76,6 +79,24 @@ public sealed class RpcServer : IAsyncDisposable
         return this;
     }
 
+    /// <summary>
+    /// In a child started by <c>RpcChannel.ForChildProcess</c>: serve the parent over the anonymous
+    /// pipes it handed down. Await <see cref="ParentDisconnected"/> to learn when the parent is gone.
+    /// </summary>
+    public RpcServer ListenOnParentPipes()
+    {
+        lock (_lock)
+        {
+            ThrowIfNotCreated();
+            _listenOnParentPipes = true;
+        }
+
+        return this;
+    }
+
+    /// <summary>Completes when the parent's pipes close (see <see cref="ListenOnParentPipes"/>).</summary>
+    public Task ParentDisconnected => _parentDisconnected.Task;
+
     /// <summary>Binds every address and starts accepting calls.</summary>
     /// <exception cref="AddressInUseException">Another live server owns one of the addresses.</exception>
     public async Task StartAsync(CancellationToken cancellationToken = default)
@@ -83,7 +104,7 @@ public sealed class RpcServer : IAsyncDisposable
         lock (_lock)
         {
             ThrowIfNotCreated();
-            if (_addresses.Count == 0)
+            if (_addresses.Count == 0 && !_listenOnParentPipes)
             {
                 throw new InvalidOperationException("Call Listen with at least one address before starting the server.");
             }
@@ -94,6 +115,11 @@ public sealed class RpcServer : IAsyncDisposable
 
         try
         {
+            if (_listenOnParentPipes)
+            {
+                _listeners.Add(AnonymousPipeTransport.ListenOnParentPipes());
+            }
+
             foreach (var address in _addresses)
             {
                 var listener = await _transports.Resolve(address).BindAsync(address, cancellationToken).ConfigureAwait(false);
@@ -126,7 +152,7 @@ public sealed class RpcServer : IAsyncDisposable
             while (await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false) is { } transport)
             {
                 var connection = new ServerConnection(_environment, transport);
-                _connections[connection] = RunConnectionAsync(connection);
+                _connections[connection] = RunConnectionAsync(connection, fromParent: listener.Address.Scheme == "parent");
             }
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
@@ -139,7 +165,7 @@ public sealed class RpcServer : IAsyncDisposable
         }
     }
 
-    private async Task RunConnectionAsync(ServerConnection connection)
+    private async Task RunConnectionAsync(ServerConnection connection, bool fromParent)
     {
         await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         try
@@ -149,6 +175,10 @@ public sealed class RpcServer : IAsyncDisposable
         finally
         {
             _connections.TryRemove(connection, out _);
+            if (fromParent)
+            {
+                _parentDisconnected.TrySetResult();
+            }
         }
     }
 

@@ -27,12 +27,26 @@ if (Environment.GetEnvironmentVariable("RPC_TEST_CERT") is { } certificatePath)
 options.Interceptors.Add(new TrailerStampingInterceptor());
 await using var server = new RpcServer(options);
 server.AddService(new ConformanceService());
-foreach (var address in args)
+var asChild = args is ["--parent-pipes"];
+foreach (var address in args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)))
 {
     server.Listen(address);
 }
 
+if (asChild)
+{
+    server.ListenOnParentPipes();
+}
+
 await server.StartAsync();
+if (asChild)
+{
+    // A child serves its parent until the parent lets go of the pipes.
+    await server.ParentDisconnected;
+    await server.ShutdownAsync();
+    return;
+}
+
 Console.WriteLine("READY " + string.Join(' ', server.BoundAddresses));
 
 var stop = new TaskCompletionSource();
