@@ -14,13 +14,13 @@ foreach (var address in addresses)
     server.Listen(address);
 }
 
-await server.StartAsync();
-Console.WriteLine($"Calculator listening on {string.Join(", ", server.BoundAddresses)}. Ctrl+C stops it.");
-
 // Ctrl+C and SIGTERM both stop gracefully: calls in flight finish and the socket file is removed.
 var stop = new TaskCompletionSource();
 using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
 using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+
+await server.StartAsync();
+Console.WriteLine($"Calculator listening on {string.Join(", ", server.BoundAddresses)}. Ctrl+C stops it.");
 await stop.Task;
 
 await server.ShutdownAsync();

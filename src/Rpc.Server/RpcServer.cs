@@ -159,8 +159,9 @@ public sealed class RpcServer : IAsyncDisposable
         {
             // Shutting down.
         }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException)
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
         {
+            // One broken listener must not take the others, or shutdown, down with it.
             ServerLog.AcceptFailed(_environment.Logger, listener.Address.ToString(), ex);
         }
     }

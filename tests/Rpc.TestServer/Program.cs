@@ -38,6 +38,14 @@ if (asChild)
     server.ListenOnParentPipes();
 }
 
+// Registered before READY, so a test that stops the server at once still gets a graceful stop.
+var stop = new TaskCompletionSource();
+using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
+{
+    context.Cancel = true;
+    stop.TrySetResult();
+});
+
 await server.StartAsync();
 if (asChild)
 {
@@ -49,12 +57,6 @@ if (asChild)
 
 Console.WriteLine("READY " + string.Join(' ', server.BoundAddresses));
 
-var stop = new TaskCompletionSource();
-using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
-{
-    context.Cancel = true;
-    stop.TrySetResult();
-});
 _ = Task.Run(() =>
 {
     Console.In.ReadToEnd();

@@ -44,7 +44,7 @@ internal sealed class NamedPipeListener : ITransportListener
                 _waiting = null;
                 return new StreamConnection(server, server, "pipe:" + _name, NamedPipeTransport.BufferSize);
             }
-            catch (OperationCanceledException) when (_unbound.IsCancellationRequested)
+            catch (Exception ex) when (_unbound.IsCancellationRequested && ex is OperationCanceledException or ObjectDisposedException or IOException)
             {
                 break;
             }
