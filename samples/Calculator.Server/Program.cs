@@ -3,8 +3,16 @@ using Calculator.Server;
 using Microsoft.Extensions.Logging;
 using Rpc.Server;
 
-// Usage: Calculator.Server [address ...]   (default: unix:///tmp/rpc-calculator.sock)
-var addresses = args.Length > 0 ? args : ["unix:///tmp/rpc-calculator.sock"];
+// Usage: Calculator.Server [address ...]
+// By default it listens on every same-host transport at once, and on loopback TCP; the client
+// picks one with its address argument. (tcps:// needs a certificate: see the README.)
+var addresses = args.Length > 0 ? args :
+[
+    "unix:///tmp/rpc-calculator.sock",
+    "pipe://rpc-calculator",
+    "shm://rpc-calculator",
+    "tcp://127.0.0.1:50051",
+];
 
 using var loggerFactory = LoggerFactory.Create(builder => builder.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Information));
 await using var server = new RpcServer(new RpcServerOptions { LoggerFactory = loggerFactory });
