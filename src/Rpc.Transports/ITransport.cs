@@ -9,6 +9,10 @@ public interface ITransport
     /// <summary>The address schemes this transport serves, for example <c>unix</c>.</summary>
     IReadOnlyCollection<string> Schemes { get; }
 
+    /// <summary>Checks that <paramref name="address"/> is well formed for this transport, without touching the system.</summary>
+    /// <exception cref="ArgumentException">It is not; the message names the accepted forms.</exception>
+    void Validate(TransportAddress address);
+
     /// <summary>Starts listening on <paramref name="address"/>.</summary>
     /// <exception cref="AddressInUseException">Another live listener owns the address.</exception>
     ValueTask<ITransportListener> BindAsync(TransportAddress address, CancellationToken cancellationToken);

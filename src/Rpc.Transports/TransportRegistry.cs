@@ -30,14 +30,16 @@ public sealed class TransportRegistry
         }
     }
 
-    /// <summary>Finds the transport for <paramref name="address"/>'s scheme.</summary>
-    /// <exception cref="ArgumentException">No transport serves that scheme.</exception>
+    /// <summary>Finds the transport for <paramref name="address"/>'s scheme and checks the address is well formed for it.</summary>
+    /// <exception cref="ArgumentException">No transport serves that scheme, or the address is malformed.</exception>
     public ITransport Resolve(TransportAddress address)
     {
         ArgumentNullException.ThrowIfNull(address);
-        return _transports.TryGetValue(address.Scheme, out var transport)
-            ? transport
+        var transport = _transports.TryGetValue(address.Scheme, out var found)
+            ? found
             : throw new ArgumentException($"No transport serves the scheme '{address.Scheme}' in '{address}'. {AcceptedForms}", nameof(address));
+        transport.Validate(address);
+        return transport;
     }
 
     /// <summary>

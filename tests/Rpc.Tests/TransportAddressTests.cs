@@ -28,3 +28,20 @@ public sealed class TransportAddressTests
     public void ForAddress_UnknownScheme_FailsAtOnce() =>
         Assert.Contains("No transport serves the scheme 'carrier'", Assert.Throws<ArgumentException>(() => RpcChannel.ForAddress("carrier://pigeon")).Message, StringComparison.Ordinal);
 }
+
+public sealed class AddressValidationTests
+{
+    [Theory]
+    [InlineData("tcp://no-port")]
+    [InlineData("tcp://host:99999")]
+    [InlineData("tcps://:80")]
+    [InlineData("pipe://a/b")]
+    [InlineData("shm://bad name")]
+    [InlineData("shm://")]
+    public void ForAddress_MalformedForTransport_FailsAtOnceNamingAcceptedForms(string address) =>
+        Assert.Contains("Accepted forms", Assert.Throws<ArgumentException>(() => RpcChannel.ForAddress(address)).Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void Listen_MalformedAddress_FailsAtOnce() =>
+        Assert.Throws<ArgumentException>(() => new Rpc.Server.RpcServer().Listen("tcp://localhost"));
+}

@@ -76,6 +76,10 @@ public static class AnonymousPipeTransport
 
         public IReadOnlyCollection<string> Schemes { get; } = ["child"];
 
+        public void Validate(TransportAddress address)
+        {
+        }
+
         public ValueTask<ITransportListener> BindAsync(TransportAddress address, CancellationToken cancellationToken) =>
             throw new NotSupportedException("A parent does not listen on its child's pipes.");
 

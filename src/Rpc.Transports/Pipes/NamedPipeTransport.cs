@@ -15,6 +15,9 @@ public sealed class NamedPipeTransport : ITransport
     public IReadOnlyCollection<string> Schemes { get; } = ["pipe"];
 
     /// <inheritdoc/>
+    public void Validate(TransportAddress address) => GetPipeName(address);
+
+    /// <inheritdoc/>
     public ValueTask<ITransportListener> BindAsync(TransportAddress address, CancellationToken cancellationToken)
     {
         var name = GetPipeName(address);

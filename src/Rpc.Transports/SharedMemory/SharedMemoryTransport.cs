@@ -28,6 +28,9 @@ public sealed class SharedMemoryTransport : ITransport
     public IReadOnlyCollection<string> Schemes { get; } = ["shm"];
 
     /// <inheritdoc/>
+    public void Validate(TransportAddress address) => Resolve(address);
+
+    /// <inheritdoc/>
     public async ValueTask<ITransportListener> BindAsync(TransportAddress address, CancellationToken cancellationToken)
     {
         var (name, path) = Resolve(address);

@@ -22,6 +22,9 @@ public sealed class UnixSocketTransport : ITransport
     public IReadOnlyCollection<string> Schemes { get; } = ["unix"];
 
     /// <inheritdoc/>
+    public void Validate(TransportAddress address) => GetPath(address);
+
+    /// <inheritdoc/>
     public async ValueTask<ITransportListener> BindAsync(TransportAddress address, CancellationToken cancellationToken)
     {
         var path = GetPath(address);
@@ -88,7 +91,7 @@ public sealed class UnixSocketTransport : ITransport
 
     private static string GetPath(TransportAddress address)
     {
-        if (address.Scheme != "unix")
+        if (address.Scheme != "unix" || address.Target.Contains('\0', StringComparison.Ordinal))
         {
             throw new ArgumentException($"'{address}' is not a unix address. {TransportRegistry.AcceptedForms}", nameof(address));
         }

@@ -25,6 +25,9 @@ public sealed class TcpTransport : ITransport
     public IReadOnlyCollection<string> Schemes { get; } = ["tcp", "tcps"];
 
     /// <inheritdoc/>
+    public void Validate(TransportAddress address) => ParseHostPort(address);
+
+    /// <inheritdoc/>
     public async ValueTask<ITransportListener> BindAsync(TransportAddress address, CancellationToken cancellationToken)
     {
         var (host, port) = ParseHostPort(address);
