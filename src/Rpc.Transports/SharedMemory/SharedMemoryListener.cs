@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Rpc.Transports.Sockets;
 
 namespace Rpc.Transports.SharedMemory;
 
@@ -25,18 +26,10 @@ internal sealed class SharedMemoryListener : ITransportListener
     {
         while (true)
         {
-            Socket control;
-            try
-            {
-                control = await _socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is ObjectDisposedException || (ex is SocketException && Volatile.Read(ref _disposed) == 1))
+            var control = await SocketAcceptor.AcceptAsync(_socket, () => Volatile.Read(ref _disposed) == 1, cancellationToken).ConfigureAwait(false);
+            if (control is null)
             {
                 return null;
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
-            {
-                continue;
             }
 
             try

@@ -21,22 +21,8 @@ internal sealed class UnixSocketListener : ITransportListener
 
     public async ValueTask<ITransportConnection?> AcceptAsync(CancellationToken cancellationToken = default)
     {
-        while (true)
-        {
-            try
-            {
-                var accepted = await _socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
-                return new SocketConnection(accepted, "unix:" + _path, _maxBufferSize);
-            }
-            catch (Exception ex) when (ex is ObjectDisposedException || (ex is SocketException && Volatile.Read(ref _disposed) == 1))
-            {
-                return null;
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
-            {
-                // The client gave up before we accepted it; wait for the next one.
-            }
-        }
+        var accepted = await SocketAcceptor.AcceptAsync(_socket, () => Volatile.Read(ref _disposed) == 1, cancellationToken).ConfigureAwait(false);
+        return accepted is null ? null : new SocketConnection(accepted, "unix:" + _path, _maxBufferSize);
     }
 
     public ValueTask DisposeAsync()

@@ -26,18 +26,10 @@ internal sealed class TcpListener : ITransportListener
     {
         while (true)
         {
-            Socket accepted;
-            try
-            {
-                accepted = await _socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is ObjectDisposedException || (ex is SocketException && Volatile.Read(ref _disposed) == 1))
+            var accepted = await SocketAcceptor.AcceptAsync(_socket, () => Volatile.Read(ref _disposed) == 1, cancellationToken).ConfigureAwait(false);
+            if (accepted is null)
             {
                 return null;
-            }
-            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
-            {
-                continue;
             }
 
             accepted.NoDelay = true;
