@@ -1,0 +1,71 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Rpc.Server;
+
+namespace Rpc.Benchmarks;
+
+/// <summary>
+/// The server process: the same service on Rpc (every transport) and on stock grpc-dotnet
+/// (Kestrel, HTTP/2 over a Unix socket and over loopback TCP). Prints one "TARGET name address" line
+/// each, then "READY", and serves until stdin closes.
+/// </summary>
+public static class BenchmarkServer
+{
+    public static async Task RunAsync(string directory)
+    {
+        var name = $"bench-{Environment.ProcessId}";
+        var rpcAddresses = new Dictionary<string, string>
+        {
+            ["rpc-unix"] = $"unix://{Path.Combine(directory, name + ".sock")}",
+            ["rpc-shm"] = $"shm://{name}",
+            ["rpc-pipe"] = $"pipe://{name}",
+            ["rpc-tcp"] = "tcp://127.0.0.1:0",
+        };
+
+        await using var rpc = new RpcServer(new RpcServerOptions { MaxReceiveMessageSize = 8 << 20, MaxSendMessageSize = 8 << 20 });
+        rpc.AddService(new BenchService());
+        foreach (var address in rpcAddresses.Values)
+        {
+            rpc.Listen(address);
+        }
+
+        await rpc.StartAsync();
+
+        var grpcSocket = Path.Combine(directory, name + "-grpc.sock");
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddGrpc(o =>
+        {
+            o.MaxReceiveMessageSize = 8 << 20;
+            o.MaxSendMessageSize = 8 << 20;
+        });
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.ListenUnixSocket(grpcSocket, listen => listen.Protocols = HttpProtocols.Http2);
+            kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2);
+        });
+        await using var app = builder.Build();
+        app.MapGrpcService<BenchService>();
+        await app.StartAsync();
+        var tcpUrl = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First(a => a.StartsWith("http://127.0.0.1", StringComparison.Ordinal));
+
+        foreach (var (target, address) in rpcAddresses)
+        {
+            Console.WriteLine($"TARGET {target} {rpc.BoundAddresses.First(b => b.StartsWith(address.Split(':')[0], StringComparison.Ordinal) && (target != "rpc-tcp" || b.StartsWith("tcp", StringComparison.Ordinal)))}");
+        }
+
+        Console.WriteLine($"TARGET grpc-uds grpc+unix://{grpcSocket}");
+        Console.WriteLine($"TARGET grpc-tcp grpc+{tcpUrl}");
+        Console.WriteLine("READY");
+        await Console.In.ReadToEndAsync();
+        await app.StopAsync();
+        await rpc.ShutdownAsync();
+        File.Delete(grpcSocket);
+    }
+}

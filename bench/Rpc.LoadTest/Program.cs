@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Rpc.Benchmarks;
+
+// Usage:
+//   Rpc.LoadTest [--duration 3] [--warmup 1] [--out docs]   runs every scenario against every target
+//   Rpc.LoadTest serve                                     the server process it starts itself
+if (args is ["serve", ..])
+{
+    await BenchmarkServer.RunAsync(Path.GetTempPath());
+    return 0;
+}
+
+var duration = TimeSpan.FromSeconds(Option("--duration", 3));
+var warmup = TimeSpan.FromSeconds(Option("--warmup", 1));
+var outDirectory = OptionText("--out", "docs");
+
+var serverInfo = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+serverInfo.ArgumentList.Add(typeof(Scenarios).Assembly.Location);
+serverInfo.ArgumentList.Add("serve");
+using var server = Process.Start(serverInfo)!;
+var targets = new List<Target>();
+while (await server.StandardOutput.ReadLineAsync() is { } line && line != "READY")
+{
+    if (line.Split(' ') is ["TARGET", var name, var address])
+    {
+        targets.Add(Target.Create(name, address));
+    }
+}
+
+var scenarios = new Scenarios(warmup, duration, server);
+
+// Get every path through the JIT's tiers before anything is measured, so the first target in the
+// table is not the one that pays for compilation.
+foreach (var target in targets)
+{
+    await new Scenarios(TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(100), server).UnaryThroughputAsync(target, callers: 8);
+    await new Scenarios(TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(100), server).PingPongAsync(target);
+}
+
+var measurements = new List<Measurement>();
+var runs = new (string Name, Func<Target, Task<Measurement>> Run)[]
+{
+    ("unary latency", scenarios.UnaryLatencyAsync),
+    ("unary 64 callers", t => scenarios.UnaryThroughputAsync(t)),
+    ("server streaming", scenarios.ServerStreamingAsync),
+    ("client streaming", scenarios.ClientStreamingAsync),
+    ("ping-pong", scenarios.PingPongAsync),
+    ("unary 1 MiB", scenarios.LargeUnaryAsync),
+};
+foreach (var (name, run) in runs)
+{
+    foreach (var target in targets)
+    {
+        var measurement = await run(target);
+        measurements.Add(measurement);
+        Console.Error.WriteLine($"{measurement.Scenario,-40} {target.Name,-10} {measurement.Value,14:N1} {measurement.Unit}");
+    }
+}
+
+foreach (var target in targets)
+{
+    target.Dispose();
+}
+
+server.StandardInput.Close();
+await server.WaitForExitAsync();
+
+Directory.CreateDirectory(outDirectory);
+var markdown = Report.Markdown(measurements, duration, warmup);
+await File.WriteAllTextAsync(Path.Combine(outDirectory, "benchmark-results.md"), markdown);
+await File.WriteAllTextAsync(Path.Combine(outDirectory, "benchmark-results.json"), JsonSerializer.Serialize(measurements, new JsonSerializerOptions { WriteIndented = true }));
+Console.WriteLine(markdown);
+return 0;
+
+double Option(string name, double fallback)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? double.Parse(args[index + 1], CultureInfo.InvariantCulture) : fallback;
+}
+
+string OptionText(string name, string fallback)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length ? args[index + 1] : fallback;
+}
+
+/// <summary>Absolute numbers and ratios against stock grpc-dotnet over a Unix socket, from the same run.</summary>
+internal static class Report
+{
+    public static string Markdown(IReadOnlyList<Measurement> measurements, TimeSpan duration, TimeSpan warmup)
+    {
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Run on {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {warmup.TotalSeconds:0.#} s warm-up and {duration.TotalSeconds:0.#} s measured per cell.");
+        text.AppendLine("Ratio: how many times better than stock grpc-dotnet over a Unix socket (grpc-uds) in the same run; above 1 is better.");
+        text.AppendLine();
+        foreach (var scenario in measurements.GroupBy(m => m.Scenario))
+        {
+            var baseline = scenario.FirstOrDefault(m => m.Target == "grpc-uds");
+            text.AppendLine(CultureInfo.InvariantCulture, $"### {scenario.Key}");
+            text.AppendLine();
+            var detailNames = scenario.SelectMany(m => m.Details?.Keys ?? []).Distinct().ToList();
+            text.AppendLine(CultureInfo.InvariantCulture, $"| target | {scenario.First().Unit} | ratio |{string.Concat(detailNames.Select(d => $" {d} |"))}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"|---|---|---|{string.Concat(detailNames.Select(_ => "---|"))}");
+            foreach (var m in scenario)
+            {
+                var ratio = baseline is null ? double.NaN : m.HigherIsBetter ? m.Value / baseline.Value : baseline.Value / m.Value;
+                var details = string.Concat(detailNames.Select(d => m.Details is { } ds && ds.TryGetValue(d, out var v) ? $" {v:0.0} |" : " |"));
+                text.AppendLine(CultureInfo.InvariantCulture, $"| {m.Target} | {m.Value:#,0.0} | {ratio:0.00}× |{details}");
+            }
+
+            text.AppendLine();
+        }
+
+        return text.ToString();
+    }
+}

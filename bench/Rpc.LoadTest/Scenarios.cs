@@ -1,0 +1,217 @@
+using System.Diagnostics;
+using Google.Protobuf;
+using Grpc.Core;
+using HdrHistogram;
+
+namespace Rpc.Benchmarks;
+
+/// <summary>One measurement: a value, its unit, and whether bigger is better.</summary>
+public sealed record Measurement(string Scenario, string Target, double Value, string Unit, bool HigherIsBetter, IReadOnlyDictionary<string, double>? Details = null);
+
+/// <summary>
+/// The scenarios. Each checks one real response first (so a broken path cannot post a fast number),
+/// warms up, then measures for a bounded time.
+/// </summary>
+public sealed class Scenarios
+{
+    private static readonly ByteString Payload64 = ByteString.CopyFrom(new byte[64]);
+    private static readonly ByteString PayloadMiB = ByteString.CopyFrom(new byte[1 << 20]);
+
+    private readonly TimeSpan _warmup;
+    private readonly TimeSpan _duration;
+    private readonly Process _server;
+
+    public Scenarios(TimeSpan warmup, TimeSpan duration, Process server)
+    {
+        _warmup = warmup;
+        _duration = duration;
+        _server = server;
+    }
+
+    public async Task<Measurement> UnaryLatencyAsync(Target target)
+    {
+        var request = new BenchRequest { Payload = Payload64, ResponseSize = 64 };
+        await CheckUnaryAsync(target, request, 64);
+        var histogram = new LongHistogram(TimeStamp.Seconds(10), 3);
+        await RunForAsync(_warmup, async () => await target.Client.UnaryAsync(request));
+        await RunForAsync(_duration, async () =>
+        {
+            var start = Stopwatch.GetTimestamp();
+            await target.Client.UnaryAsync(request);
+            histogram.RecordValue(Stopwatch.GetTimestamp() - start);
+        });
+        return Latency("unary 64 B sequential latency (p50)", target, histogram);
+    }
+
+    public async Task<Measurement> UnaryThroughputAsync(Target target, int callers = 64)
+    {
+        var request = new BenchRequest { Payload = Payload64, ResponseSize = 64 };
+        await CheckUnaryAsync(target, request, 64);
+        await Task.WhenAll(Enumerable.Range(0, callers).Select(_ => RunForAsync(_warmup, async () => await target.Client.UnaryAsync(request))));
+
+        var clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
+        _server.Refresh();
+        var serverCpu = _server.TotalProcessorTime;
+        var counts = await Task.WhenAll(Enumerable.Range(0, callers).Select(_ => RunForAsync(_duration, async () => await target.Client.UnaryAsync(request))));
+        var calls = counts.Sum();
+        _server.Refresh();
+        var clientMicros = (Process.GetCurrentProcess().TotalProcessorTime - clientCpu).TotalMicroseconds / calls;
+        var serverMicros = (_server.TotalProcessorTime - serverCpu).TotalMicroseconds / calls;
+        return new Measurement($"unary 64 B, {callers} callers", target.Name, calls / _duration.TotalSeconds, "calls/s", true,
+            new Dictionary<string, double> { ["client CPU µs/call"] = clientMicros, ["server CPU µs/call"] = serverMicros, ["CPU µs/call"] = clientMicros + serverMicros });
+    }
+
+    public async Task<Measurement> ServerStreamingAsync(Target target)
+    {
+        var request = new BenchRequest { ResponseSize = 64, Count = 1_000_000_000 };
+        await CheckServerStreamAsync(target);
+        long messages = 0;
+        var measuring = false;
+        using var stop = new CancellationTokenSource(_warmup + _duration);
+        using var call = target.Client.ServerStream(request, cancellationToken: stop.Token);
+        var clock = Stopwatch.StartNew();
+        var measuredFrom = TimeSpan.Zero;
+        try
+        {
+            while (await call.ResponseStream.MoveNext(stop.Token))
+            {
+                if (measuring)
+                {
+                    messages++;
+                }
+                else if (clock.Elapsed >= _warmup)
+                {
+                    measuring = true;
+                    measuredFrom = clock.Elapsed;
+                }
+            }
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.Cancelled)
+        {
+            // The time is up.
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        return new Measurement("server streaming 64 B", target.Name, messages / (clock.Elapsed - measuredFrom).TotalSeconds, "msgs/s", true);
+    }
+
+    public async Task<Measurement> ClientStreamingAsync(Target target)
+    {
+        var request = new BenchRequest { Payload = Payload64 };
+        using var call = target.Client.ClientStream();
+        var clock = Stopwatch.StartNew();
+        long written = 0;
+        long atWarmupEnd = 0;
+        var measuredFrom = TimeSpan.Zero;
+        while (clock.Elapsed < _warmup + _duration)
+        {
+            await call.RequestStream.WriteAsync(request);
+            written++;
+            if (atWarmupEnd == 0 && clock.Elapsed >= _warmup)
+            {
+                atWarmupEnd = written;
+                measuredFrom = clock.Elapsed;
+            }
+        }
+
+        await call.RequestStream.CompleteAsync();
+        var reply = await call;
+        var elapsed = clock.Elapsed - measuredFrom;
+        if (reply.Count != written)
+        {
+            throw new InvalidOperationException($"{target.Name}: the server counted {reply.Count} messages, the client sent {written}.");
+        }
+
+        return new Measurement("client streaming 64 B", target.Name, (written - atWarmupEnd) / elapsed.TotalSeconds, "msgs/s", true);
+    }
+
+    public async Task<Measurement> PingPongAsync(Target target)
+    {
+        var request = new BenchRequest { Payload = Payload64, ResponseSize = 64 };
+        using var call = target.Client.PingPong();
+        async Task PingAsync()
+        {
+            await call.RequestStream.WriteAsync(request);
+            if (!await call.ResponseStream.MoveNext(CancellationToken.None) || call.ResponseStream.Current.Payload.Length != 64)
+            {
+                throw new InvalidOperationException($"{target.Name}: ping-pong got no 64-byte answer.");
+            }
+        }
+
+        await PingAsync();
+        var histogram = new LongHistogram(TimeStamp.Seconds(10), 3);
+        await RunForAsync(_warmup, PingAsync);
+        await RunForAsync(_duration, async () =>
+        {
+            var start = Stopwatch.GetTimestamp();
+            await PingAsync();
+            histogram.RecordValue(Stopwatch.GetTimestamp() - start);
+        });
+        await call.RequestStream.CompleteAsync();
+        while (await call.ResponseStream.MoveNext(CancellationToken.None))
+        {
+        }
+
+        return Latency("bidi ping-pong 64 B latency (p50)", target, histogram);
+    }
+
+    public async Task<Measurement> LargeUnaryAsync(Target target)
+    {
+        var request = new BenchRequest { Payload = PayloadMiB, ResponseSize = 1 << 20 };
+        await CheckUnaryAsync(target, request, 1 << 20);
+        await RunForAsync(_warmup, async () => await target.Client.UnaryAsync(request));
+        var calls = await RunForAsync(_duration, async () => await target.Client.UnaryAsync(request));
+        // Both directions carry 1 MiB per call.
+        return new Measurement("unary 1 MiB echo", target.Name, calls * 2.0 * (1 << 20) / 1e6 / _duration.TotalSeconds, "MB/s", true);
+    }
+
+    private static Measurement Latency(string scenario, Target target, LongHistogram histogram)
+    {
+        double Micros(double percentile) => histogram.GetValueAtPercentile(percentile) * 1e6 / Stopwatch.Frequency;
+        return new Measurement(scenario, target.Name, Micros(50), "µs", false, new Dictionary<string, double>
+        {
+            ["p90 µs"] = Micros(90),
+            ["p99 µs"] = Micros(99),
+            ["p99.9 µs"] = Micros(99.9),
+        });
+    }
+
+    private static async Task CheckUnaryAsync(Target target, BenchRequest request, int expectedSize)
+    {
+        var reply = await target.Client.UnaryAsync(request, deadline: DateTime.UtcNow.AddSeconds(10));
+        if (reply.Payload.Length != expectedSize)
+        {
+            throw new InvalidOperationException($"{target.Name}: expected a {expectedSize}-byte reply, got {reply.Payload.Length}.");
+        }
+    }
+
+    private static async Task CheckServerStreamAsync(Target target)
+    {
+        using var call = target.Client.ServerStream(new BenchRequest { ResponseSize = 64, Count = 3 }, deadline: DateTime.UtcNow.AddSeconds(10));
+        var count = 0;
+        while (await call.ResponseStream.MoveNext(CancellationToken.None))
+        {
+            count += call.ResponseStream.Current.Payload.Length == 64 ? 1 : 0;
+        }
+
+        if (count != 3)
+        {
+            throw new InvalidOperationException($"{target.Name}: expected 3 streamed replies, got {count}.");
+        }
+    }
+
+    private static async Task<long> RunForAsync(TimeSpan duration, Func<Task> operation)
+    {
+        long count = 0;
+        var until = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < until)
+        {
+            await operation();
+            count++;
+        }
+
+        return count;
+    }
+}

@@ -1,0 +1,52 @@
+using System.Net.Sockets;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Rpc.Client;
+
+namespace Rpc.Benchmarks;
+
+/// <summary>A place to send calls: an Rpc transport or a stock grpc-dotnet endpoint, behind one stub type.</summary>
+public sealed class Target : IDisposable
+{
+    private readonly IDisposable _channel;
+
+    private Target(string name, ChannelBase channel)
+    {
+        Name = name;
+        _channel = (IDisposable)channel;
+        Client = new BenchmarkService.BenchmarkServiceClient(channel);
+    }
+
+    public string Name { get; }
+
+    public BenchmarkService.BenchmarkServiceClient Client { get; }
+
+    public bool IsBaseline => Name.StartsWith("grpc", StringComparison.Ordinal);
+
+    public static Target Create(string name, string address)
+    {
+        if (address.StartsWith("grpc+unix://", StringComparison.Ordinal))
+        {
+            var path = address["grpc+unix://".Length..];
+            var handler = new SocketsHttpHandler
+            {
+                ConnectCallback = async (_, cancellationToken) =>
+                {
+                    var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken);
+                    return new NetworkStream(socket, ownsSocket: true);
+                },
+            };
+            return new Target(name, GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = handler, MaxReceiveMessageSize = 8 << 20 }));
+        }
+
+        if (address.StartsWith("grpc+", StringComparison.Ordinal))
+        {
+            return new Target(name, GrpcChannel.ForAddress(address["grpc+".Length..], new GrpcChannelOptions { MaxReceiveMessageSize = 8 << 20 }));
+        }
+
+        return new Target(name, RpcChannel.ForAddress(address, new RpcChannelOptions { MaxReceiveMessageSize = 8 << 20, MaxSendMessageSize = 8 << 20 }));
+    }
+
+    public void Dispose() => _channel.Dispose();
+}
