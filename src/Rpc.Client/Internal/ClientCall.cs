@@ -116,6 +116,8 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         }
     }
 
+    // Reads pass no token: cancelling the call resets its stream, which wakes any pending read.
+
     /// <summary>The single response of a unary or client-streaming call.</summary>
     public async Task<TResponse> GetResponseAsync()
     {
@@ -123,12 +125,12 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         {
             await _started.ConfigureAwait(false);
             var stream = _stream!;
-            var message = await stream.ReadMessageAsync(_callCancellation.Token).ConfigureAwait(false);
+            var message = await stream.ReadMessageAsync(CancellationToken.None).ConfigureAwait(false);
             TResponse? response = null;
             if (message is { } received)
             {
                 response = _deserializer.Deserialize(_method.ResponseMarshaller, received);
-                if (await stream.ReadMessageAsync(_callCancellation.Token).ConfigureAwait(false) is { } extra)
+                if (await stream.ReadMessageAsync(CancellationToken.None).ConfigureAwait(false) is { } extra)
                 {
                     extra.Release();
                     throw new RpcException(new Status(StatusCode.Internal, "The server sent more than one response to a unary call."));
@@ -158,7 +160,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         {
             await _started.ConfigureAwait(false);
             var stream = _stream!;
-            if (await stream.ReadMessageAsync(_callCancellation.Token).ConfigureAwait(false) is { } message)
+            if (await stream.ReadMessageAsync(CancellationToken.None).ConfigureAwait(false) is { } message)
             {
                 Current = _deserializer.Deserialize(_method.ResponseMarshaller, message);
                 return true;

@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Threading.Channels;
 using Grpc.Core;
 
 namespace Rpc.Transports.Protocol;
@@ -15,8 +14,7 @@ internal sealed class CallStream
     internal const string ReceiveTooLarge = "Received message exceeds the maximum configured message size.";
 
     private readonly MultiplexedConnection _connection;
-    private readonly Channel<IncomingMessage> _messages = Channel.CreateUnbounded<IncomingMessage>(
-        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    private readonly MessageQueue _messages = new();
     private readonly SendWindow _sendWindow;
     private readonly TaskCompletionSource<Metadata?>? _responseHeaders;
     private readonly Lock _creditLock = new();
@@ -140,7 +138,7 @@ internal sealed class CallStream
         ReturnAssembly();
         _sendWindow.Fail(new StreamResetException(trailers.Status));
         _responseHeaders?.TrySetResult(null);
-        _messages.Writer.TryComplete();
+        _messages.Complete();
     }
 
     /// <summary>The peer cancelled the stream or the connection died.</summary>
@@ -165,7 +163,6 @@ internal sealed class CallStream
     /// </summary>
     public async ValueTask<IncomingMessage?> ReadMessageAsync(CancellationToken cancellationToken)
     {
-        var reader = _messages.Reader;
         while (true)
         {
             if (ResetStatus is { } reset)
@@ -173,13 +170,13 @@ internal sealed class CallStream
                 throw new StreamResetException(reset);
             }
 
-            if (reader.TryRead(out var message))
+            if (_messages.TryDequeue(out var message))
             {
                 await GrantCreditAsync(OnConsumed(message.Length)).ConfigureAwait(false);
                 return message;
             }
 
-            if (!await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            if (!await _messages.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 if (ResetStatus is { } resetAtEnd)
                 {
@@ -223,7 +220,7 @@ internal sealed class CallStream
         if (frames.TrailersStatus is not null && TryClose())
         {
             _connection.RemoveStream(this);
-            _messages.Writer.TryComplete();
+            _messages.Complete();
         }
     }
 
@@ -361,13 +358,13 @@ internal sealed class CallStream
         var failure = new StreamResetException(status);
         _sendWindow.Fail(failure);
         _responseHeaders?.TrySetResult(null);
-        _messages.Writer.TryComplete();
+        _messages.Complete();
     }
 
     private void OnRemoteEnd()
     {
         _remoteEnded = true;
-        _messages.Writer.TryComplete();
+        _messages.Complete();
     }
 
     private void Enqueue(IncomingMessage message, int lastFragmentLength)
@@ -378,10 +375,7 @@ internal sealed class CallStream
             _completeMessagesQueued++;
         }
 
-        if (!_messages.Writer.TryWrite(message))
-        {
-            message.Release();
-        }
+        _messages.TryEnqueue(message);
     }
 
     private void AppendToAssembly(ReadOnlySequence<byte> payload, int length)

@@ -1,0 +1,165 @@
+using System.Threading.Tasks.Sources;
+
+namespace Rpc.Transports.Protocol;
+
+/// <summary>
+/// The messages a stream has received and its reader has not taken yet: one writer (the read loop),
+/// one reader (the call). Most calls carry a single message, so the first one waits in a field and
+/// a queue is made only when more pile up; a waiting reader costs no allocation either. Readers
+/// resume on the thread pool, never on the connection's read loop.
+/// </summary>
+internal sealed class MessageQueue : IValueTaskSource<bool>
+{
+    private readonly Lock _lock = new();
+    private ManualResetValueTaskSourceCore<bool> _waiter = new() { RunContinuationsAsynchronously = true };
+    private IncomingMessage _first;
+    private bool _hasFirst;
+    private Queue<IncomingMessage>? _rest;
+    private bool _completed;
+    private bool _waiting;
+    private CancellationTokenRegistration _cancellation;
+
+    /// <summary>Adds a message; false (and the message is released) once the queue is complete.</summary>
+    public bool TryEnqueue(IncomingMessage message)
+    {
+        lock (_lock)
+        {
+            if (_completed)
+            {
+                message.Release();
+                return false;
+            }
+
+            if (!_hasFirst)
+            {
+                _first = message;
+                _hasFirst = true;
+            }
+            else
+            {
+                (_rest ??= new Queue<IncomingMessage>()).Enqueue(message);
+            }
+
+            if (!TakeWaiter())
+            {
+                return true;
+            }
+        }
+
+        Signal(true);
+        return true;
+    }
+
+    /// <summary>No more messages will come; a waiting reader wakes.</summary>
+    public void Complete()
+    {
+        lock (_lock)
+        {
+            _completed = true;
+            if (!TakeWaiter())
+            {
+                return;
+            }
+        }
+
+        Signal(false);
+    }
+
+    public bool TryDequeue(out IncomingMessage message)
+    {
+        lock (_lock)
+        {
+            if (!_hasFirst)
+            {
+                message = default;
+                return false;
+            }
+
+            message = _first;
+            if (_rest is { Count: > 0 } rest)
+            {
+                _first = rest.Dequeue();
+            }
+            else
+            {
+                _first = default;
+                _hasFirst = false;
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>True when a message can be taken, false when the queue is complete and empty.</summary>
+    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (_hasFirst)
+            {
+                return new ValueTask<bool>(true);
+            }
+
+            if (_completed)
+            {
+                return new ValueTask<bool>(false);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            _waiter.Reset();
+            _waiting = true;
+            if (cancellationToken.CanBeCanceled)
+            {
+                _cancellation = cancellationToken.UnsafeRegister(static (state, token) => ((MessageQueue)state!).OnCancelled(token), this);
+            }
+
+            return new ValueTask<bool>(this, _waiter.Version);
+        }
+    }
+
+    private void OnCancelled(CancellationToken token)
+    {
+        lock (_lock)
+        {
+            if (!_waiting)
+            {
+                return;
+            }
+
+            _waiting = false;
+        }
+
+        _waiter.SetException(new OperationCanceledException(token));
+    }
+
+    /// <summary>Under the lock: claims the waiting reader, if there is one, for signalling outside it.</summary>
+    private bool TakeWaiter()
+    {
+        if (!_waiting)
+        {
+            return false;
+        }
+
+        _waiting = false;
+        return true;
+    }
+
+    private void Signal(bool result)
+    {
+        _cancellation.Dispose();
+        _waiter.SetResult(result);
+    }
+
+    bool IValueTaskSource<bool>.GetResult(short token)
+    {
+        var cancellation = _cancellation;
+        _cancellation = default;
+        cancellation.Dispose();
+        return _waiter.GetResult(token);
+    }
+
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _waiter.GetStatus(token);
+
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _waiter.OnCompleted(continuation, state, token, flags);
+}
