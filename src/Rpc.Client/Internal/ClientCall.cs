@@ -11,7 +11,7 @@ namespace Rpc.Client.Internal;
 // The call's CancellationTokenSource has no timer or wait handle to free, and reads may still
 // register on its token after Dispose; it is left to the GC on purpose.
 #pragma warning disable CA1001
-internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TRequest>, IAsyncStreamReader<TResponse>
+internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TRequest>, IAsyncStreamReader<TResponse>, IClientCall
     where TRequest : class
     where TResponse : class
 {
@@ -249,24 +249,25 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         }
     }
 
-    public async Task<Metadata> GetResponseHeadersAsync()
+    /// <summary>
+    /// The response headers. When the call started at once (the connection was up) this is the
+    /// stream's own task, so a call that never asks for its headers pays nothing for them.
+    /// </summary>
+    public Task<Metadata> ResponseHeadersTask =>
+        _started.IsCompletedSuccessfully && _stream is { } stream ? stream.ResponseHeaders : GetResponseHeadersAsync();
+
+    private async Task<Metadata> GetResponseHeadersAsync()
     {
         try
         {
             await _started.ConfigureAwait(false);
-            var stream = _stream!;
-            if (await stream.ResponseHeaders.ConfigureAwait(false) is { } headers)
-            {
-                return headers;
-            }
-
-            // No headers: a server that ended the call at once still answered; anything else failed.
-            return stream.Trailers is not null ? [] : throw new RpcException(ResolveStatus(new StreamResetException(stream.ResetStatus!.Value)));
         }
         catch (Exception ex)
         {
             throw await FailAsync(ex).ConfigureAwait(false);
         }
+
+        return await _stream!.ResponseHeaders.ConfigureAwait(false);
     }
 
     public Status GetStatus() => _status ?? throw new InvalidOperationException("Unable to get the status because the call is not complete.");

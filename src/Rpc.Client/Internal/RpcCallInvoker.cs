@@ -20,27 +20,46 @@ internal sealed class RpcCallInvoker : CallInvoker
     {
         var call = new ClientCall<TRequest, TResponse>(_channel, method, options);
         call.Start(request);
-        return new AsyncUnaryCall<TResponse>(call.GetResponseAsync(), call.GetResponseHeadersAsync(), call.GetStatus, call.GetTrailers, call.Dispose);
+        return new AsyncUnaryCall<TResponse>(call.GetResponseAsync(), CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, call);
     }
 
     public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
     {
         var call = new ClientCall<TRequest, TResponse>(_channel, method, options);
         call.Start(request);
-        return new AsyncServerStreamingCall<TResponse>(call, call.GetResponseHeadersAsync(), call.GetStatus, call.GetTrailers, call.Dispose);
+        return new AsyncServerStreamingCall<TResponse>(call, CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, call);
     }
 
     public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options)
     {
         var call = new ClientCall<TRequest, TResponse>(_channel, method, options);
         call.Start(request: null);
-        return new AsyncClientStreamingCall<TRequest, TResponse>(call, call.GetResponseAsync(), call.GetResponseHeadersAsync(), call.GetStatus, call.GetTrailers, call.Dispose);
+        return new AsyncClientStreamingCall<TRequest, TResponse>(call, call.GetResponseAsync(), CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, call);
     }
 
     public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options)
     {
         var call = new ClientCall<TRequest, TResponse>(_channel, method, options);
         call.Start(request: null);
-        return new AsyncDuplexStreamingCall<TRequest, TResponse>(call, call, call.GetResponseHeadersAsync(), call.GetStatus, call.GetTrailers, call.Dispose);
+        return new AsyncDuplexStreamingCall<TRequest, TResponse>(call, call, CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, call);
     }
+}
+
+/// <summary>Grpc.Core's call wrappers take these with the call as state: cached delegates instead of new ones per call, and headers asked for only when wanted.</summary>
+internal static class CallState
+{
+    public static readonly Func<object, Task<Metadata>> GetResponseHeaders = static call => ((IClientCall)call).ResponseHeadersTask;
+    public static readonly Func<object, Status> GetStatus = static call => ((IClientCall)call).GetStatus();
+    public static readonly Func<object, Metadata> GetTrailers = static call => ((IClientCall)call).GetTrailers();
+    public static readonly Action<object> Dispose = static call => ((IClientCall)call).Dispose();
+}
+
+/// <summary>What the call wrappers need of a call, whatever its message types.</summary>
+internal interface IClientCall : IDisposable
+{
+    Task<Metadata> ResponseHeadersTask { get; }
+
+    Status GetStatus();
+
+    Metadata GetTrailers();
 }

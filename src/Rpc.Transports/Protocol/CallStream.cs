@@ -14,16 +14,17 @@ internal sealed class CallStream
     internal const string ReceiveTooLarge = "Received message exceeds the maximum configured message size.";
 
     private readonly MultiplexedConnection _connection;
-    private readonly MessageQueue _messages = new();
+    private readonly MessageQueue _messages;
     private readonly SendWindow _sendWindow;
-    private readonly TaskCompletionSource<Metadata?>? _responseHeaders;
-    private readonly Lock _creditLock = new();
+    private readonly TaskCompletionSource<Metadata>? _responseHeaders;
+    // One lock for the stream's queue, window and credit: they are touched briefly and rarely at once.
+    private readonly Lock _lock = new();
 
     // Assembly of a message that spans frames; touched only by the read loop.
     private byte[]? _assembly;
     private int _assembled;
 
-    // Receive credit (see docs/protocol.md, "Flow control"); under _creditLock.
+    // Receive credit (see docs/protocol.md, "Flow control"); under _lock.
     private int _heldCredit;
     private int _creditToSend;
     private int _completeMessagesQueued;
@@ -37,10 +38,11 @@ internal sealed class CallStream
     {
         _connection = connection;
         Id = id;
-        _sendWindow = new SendWindow(connection.PeerSettings.InitialWindowSize);
+        _sendWindow = new SendWindow(connection.PeerSettings.InitialWindowSize, _lock);
+        _messages = new MessageQueue(_lock);
         if (isClient)
         {
-            _responseHeaders = new TaskCompletionSource<Metadata?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _responseHeaders = new TaskCompletionSource<Metadata>(TaskCreationOptions.RunContinuationsAsynchronously);
         }
     }
 
@@ -51,8 +53,11 @@ internal sealed class CallStream
 
     public IStreamObserver? Observer { get; set; }
 
-    /// <summary>Client: the response headers, or <see langword="null"/> when the call ended without any.</summary>
-    public Task<Metadata?> ResponseHeaders => _responseHeaders?.Task ?? Task.FromResult<Metadata?>(null);
+    /// <summary>
+    /// Client: the response headers. A call the server ended without headers has empty ones; a call
+    /// torn down before any arrived fails with its status as an <see cref="RpcException"/>.
+    /// </summary>
+    public Task<Metadata> ResponseHeaders => _responseHeaders?.Task ?? throw new InvalidOperationException("Only a client stream has response headers.");
 
     /// <summary>Client: the trailers, once the server ended the call.</summary>
     public TrailersPayload? Trailers => Volatile.Read(ref _closed) == 1 ? _trailers : null;
@@ -137,7 +142,7 @@ internal sealed class CallStream
         _remoteEnded = true;
         ReturnAssembly();
         _sendWindow.Fail(new StreamResetException(trailers.Status));
-        _responseHeaders?.TrySetResult(null);
+        _responseHeaders?.TrySetResult([]);
         _messages.Complete();
     }
 
@@ -357,7 +362,11 @@ internal sealed class CallStream
         ReturnAssembly();
         var failure = new StreamResetException(status);
         _sendWindow.Fail(failure);
-        _responseHeaders?.TrySetResult(null);
+        if (_responseHeaders is { } headers && headers.TrySetException(new RpcException(status)))
+        {
+            // Nobody has to ask for headers: observe the failure so it is not reported as unobserved.
+            _ = headers.Task.Exception;
+        }
         _messages.Complete();
     }
 
@@ -369,7 +378,7 @@ internal sealed class CallStream
 
     private void Enqueue(IncomingMessage message, int lastFragmentLength)
     {
-        lock (_creditLock)
+        lock (_lock)
         {
             _heldCredit += lastFragmentLength;
             _completeMessagesQueued++;
@@ -409,7 +418,7 @@ internal sealed class CallStream
 
     private int OnPartialReceived(int length)
     {
-        lock (_creditLock)
+        lock (_lock)
         {
             _heldCredit += length;
             // With no whole message waiting, the reader needs this message's rest to make progress:
@@ -420,7 +429,7 @@ internal sealed class CallStream
 
     private int OnConsumed(int length)
     {
-        lock (_creditLock)
+        lock (_lock)
         {
             _completeMessagesQueued--;
             return ReleaseHeld(_completeMessagesQueued == 0 ? _heldCredit : Math.Min(_heldCredit, length));

@@ -10,7 +10,7 @@ namespace Rpc.Transports.Protocol;
 /// </summary>
 internal sealed class MessageQueue : IValueTaskSource<bool>
 {
-    private readonly Lock _lock = new();
+    private readonly Lock _lock;
     private ManualResetValueTaskSourceCore<bool> _waiter = new() { RunContinuationsAsynchronously = true };
     private IncomingMessage _first;
     private bool _hasFirst;
@@ -18,6 +18,9 @@ internal sealed class MessageQueue : IValueTaskSource<bool>
     private bool _completed;
     private bool _waiting;
     private CancellationTokenRegistration _cancellation;
+
+    /// <summary>Creates the queue; it shares its stream's lock rather than allocating one.</summary>
+    public MessageQueue(Lock streamLock) => _lock = streamLock;
 
     /// <summary>Adds a message; false (and the message is released) once the queue is complete.</summary>
     public bool TryEnqueue(IncomingMessage message)

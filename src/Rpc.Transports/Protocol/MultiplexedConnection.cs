@@ -17,7 +17,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly ConcurrentDictionary<uint, CallStream> _streams = new();
+    private readonly StreamTable _streams = new();
     private readonly ICallAcceptor? _acceptor;
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -261,7 +261,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     /// <summary>The open stream a frame is for; null for a stream already closed (a benign race).</summary>
     private CallStream? FindStream(FrameHeader header)
     {
-        if (_streams.TryGetValue(header.StreamId, out var stream))
+        if (_streams.TryGet(header.StreamId, out var stream))
         {
             return stream;
         }
@@ -293,7 +293,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             return;
         }
 
-        _streams[streamId] = stream;
+        _streams.Add(stream);
         _acceptor!.OnCallStarted(this, stream, start);
     }
 
@@ -308,7 +308,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
 
         // Calls above the last id never reached the server: they fail and may be retried elsewhere.
         var refused = new Status(StatusCode.Unavailable, "The server is going away: " + goAway.Status.Detail);
-        foreach (var stream in _streams.Values)
+        foreach (var stream in _streams.Snapshot())
         {
             if (stream.Id > goAway.LastStreamId)
             {
@@ -327,7 +327,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
 
         stream.Id = _nextStreamId;
-        _streams[stream.Id] = stream;
+        _streams.Add(stream);
         Volatile.Write(ref _nextStreamId, _nextStreamId + 2);
     }
 
@@ -335,7 +335,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     {
         if (stream.Id != 0)
         {
-            _streams.TryRemove(new KeyValuePair<uint, CallStream>(stream.Id, stream));
+            _streams.Remove(stream);
         }
     }
 
@@ -437,12 +437,10 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
 
         var detail = error is null ? "The connection was closed." : "The connection was closed: " + error.Message;
         var status = new Status(StatusCode.Unavailable, detail, error);
-        foreach (var stream in _streams.Values)
+        foreach (var stream in _streams.Snapshot(clear: true))
         {
             stream.OnRemoteReset(status);
         }
-
-        _streams.Clear();
         foreach (var ping in _pings.Values)
         {
             ping.TrySetException(new IOException(detail, error));

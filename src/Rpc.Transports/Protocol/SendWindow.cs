@@ -6,12 +6,17 @@ namespace Rpc.Transports.Protocol;
 /// </summary>
 internal sealed class SendWindow
 {
-    private readonly Lock _lock = new();
+    private readonly Lock _lock;
     private long _available;
     private TaskCompletionSource? _waiter;
     private Exception? _failure;
 
-    public SendWindow(int initial) => _available = initial;
+    /// <summary>Creates the window; it shares its stream's lock rather than allocating one.</summary>
+    public SendWindow(int initial, Lock streamLock)
+    {
+        _available = initial;
+        _lock = streamLock;
+    }
 
     /// <summary>Takes <paramref name="wanted"/> bytes if they are all there; never waits.</summary>
     public bool TryTake(int wanted)
