@@ -220,7 +220,7 @@ public sealed class RpcServer : IAsyncDisposable
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
-            var remaining = _environment.Calls.ToList();
+            var remaining = _environment.Calls;
             ServerLog.ShutdownCancellingCalls(_environment.Logger, remaining.Count);
             var shutdown = new Status(StatusCode.Unavailable, "The server shut down before the call finished.");
             await Task.WhenAll(remaining.Select(c => c.AbortAsync(shutdown))).ConfigureAwait(false);

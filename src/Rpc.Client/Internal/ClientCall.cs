@@ -8,9 +8,6 @@ namespace Rpc.Client.Internal;
 /// One RPC on the client: starts the stream, reads and writes messages, and owns the call's final
 /// status. Every failure becomes a <see cref="Status"/> in <see cref="ResolveStatus"/> and nowhere else.
 /// </summary>
-// The call's CancellationTokenSource has no timer or wait handle to free, and reads may still
-// register on its token after Dispose; it is left to the GC on purpose.
-#pragma warning disable CA1001
 internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TRequest>, IAsyncStreamReader<TResponse>, IClientCall
     where TRequest : class
     where TResponse : class
@@ -23,7 +20,6 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     private readonly CallOptions _options;
     private readonly MessageSerializer _serializer = new();
     private readonly MessageDeserializer _deserializer = new();
-    private readonly CancellationTokenSource _callCancellation = new();
     private readonly Lock _lock = new();
 
     private CancellationTokenRegistration _userCancellation;
@@ -96,11 +92,16 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             var stream = connection.CreateStream();
             lock (_lock)
             {
-                _callCancellation.Token.ThrowIfCancellationRequested();
+                if (_status is not null)
+                {
+                    // Cancelled or timed out while connecting; the status says which.
+                    throw new OperationCanceledException();
+                }
+
                 _stream = stream;
             }
 
-            await stream.SendAsync(frames, _callCancellation.Token).ConfigureAwait(false);
+            await stream.SendAsync(frames, CancellationToken.None).ConfigureAwait(false);
             if (request is not null)
             {
                 _writesCompleted = true;
@@ -116,7 +117,8 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         }
     }
 
-    // Reads pass no token: cancelling the call resets its stream, which wakes any pending read.
+    // Reads and writes pass no token: cancelling the call resets its stream, which wakes any
+    // pending read or window wait, so the call needs no CancellationTokenSource of its own.
 
     /// <summary>The single response of a unary or client-streaming call.</summary>
     public async Task<TResponse> GetResponseAsync()
@@ -203,7 +205,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             await _started.ConfigureAwait(false);
             ThrowIfComplete();
             var payload = _serializer.Serialize(_method.RequestMarshaller, message, _channel.Options.MaxSendMessageSize);
-            await _stream!.SendAsync(OutgoingFrames.ForMessage(payload), _callCancellation.Token).ConfigureAwait(false);
+            await _stream!.SendAsync(OutgoingFrames.ForMessage(payload), CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not InvalidOperationException)
         {
@@ -236,7 +238,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             await _started.ConfigureAwait(false);
             if (_status is null)
             {
-                await _stream!.SendAsync(new OutgoingFrames { EndStream = true }, _callCancellation.Token).ConfigureAwait(false);
+                await _stream!.SendAsync(new OutgoingFrames { EndStream = true }, CancellationToken.None).ConfigureAwait(false);
             }
         }
         catch (StreamResetException)
@@ -312,7 +314,6 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             stream = _stream;
         }
 
-        _callCancellation.Cancel();
         if (stream is not null)
         {
             _cancelSent = stream.ResetAsync(status).AsTask();
@@ -345,7 +346,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             }
 
             _status = status;
-            _trailers = trailers ?? [];
+            _trailers = trailers ?? Metadata.Empty;
         }
 
         _deadlineTimer?.Dispose();
@@ -382,4 +383,3 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         _ => new Status(StatusCode.Internal, $"Error in gRPC call. {ex.GetType().Name}: {ex.Message}", ex),
     };
 }
-#pragma warning restore CA1001

@@ -9,6 +9,8 @@ internal sealed class MethodRegistry
     private readonly Dictionary<string, IServerMethod> _methods = new(StringComparer.Ordinal);
     private readonly HashSet<string> _services = new(StringComparer.Ordinal);
     private FrozenDictionary<string, IServerMethod>? _frozen;
+    // Over the plain dictionary, which is never written after the freeze: it can hand back its own key.
+    private Dictionary<string, IServerMethod>.AlternateLookup<ReadOnlySpan<char>> _byChars;
 
     public void Add(IServerMethod method)
     {
@@ -34,7 +36,12 @@ internal sealed class MethodRegistry
         }
 
         _frozen = _methods.ToFrozenDictionary(StringComparer.Ordinal);
+        _byChars = _methods.GetAlternateLookup<ReadOnlySpan<char>>();
     }
+
+    /// <summary>The registered string for <paramref name="path"/>, if a method is bound there.</summary>
+    public string? FindPath(ReadOnlySpan<char> path) =>
+        _frozen is not null && _byChars.TryGetValue(path, out var key, out _) ? key : null;
 
     public IServerMethod? Find(string path) => _frozen!.GetValueOrDefault(path);
 

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
 namespace Rpc.Server.Internal;
@@ -6,7 +5,9 @@ namespace Rpc.Server.Internal;
 /// <summary>What every call of one server shares: options, logging, methods, and the calls in flight.</summary>
 internal sealed class ServerCallEnvironment
 {
-    private readonly ConcurrentDictionary<ServerCall, byte> _calls = new();
+    // A set under a lock rather than a concurrent dictionary: no allocation per call once grown.
+    private readonly HashSet<ServerCall> _calls = [];
+    private readonly Lock _lock = new();
 
     public ServerCallEnvironment(RpcServerOptions options, ILogger logger)
     {
@@ -20,9 +21,31 @@ internal sealed class ServerCallEnvironment
 
     public MethodRegistry Methods { get; } = new();
 
-    public ICollection<ServerCall> Calls => _calls.Keys;
+    /// <summary>The calls in flight at this moment.</summary>
+    public List<ServerCall> Calls
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _calls];
+            }
+        }
+    }
 
-    public void Track(ServerCall call) => _calls.TryAdd(call, 0);
+    public void Track(ServerCall call)
+    {
+        lock (_lock)
+        {
+            _calls.Add(call);
+        }
+    }
 
-    public void Untrack(ServerCall call) => _calls.TryRemove(call, out _);
+    public void Untrack(ServerCall call)
+    {
+        lock (_lock)
+        {
+            _calls.Remove(call);
+        }
+    }
 }

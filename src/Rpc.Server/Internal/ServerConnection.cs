@@ -47,6 +47,8 @@ internal sealed class ServerConnection : ICallAcceptor
     /// <summary>Ends the connection; <see cref="RunAsync"/> then completes.</summary>
     public void Close() => _connection.Close();
 
+    string? ICallAcceptor.FindKnownPath(ReadOnlySpan<char> path) => _environment.Methods.FindPath(path);
+
     void ICallAcceptor.OnCallStarted(MultiplexedConnection connection, CallStream stream, CallStart start)
     {
         ServerCall call = _environment.Methods.Find(start.Method) is { } method

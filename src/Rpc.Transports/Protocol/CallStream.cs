@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.IO.Pipelines;
 using Grpc.Core;
@@ -16,7 +17,10 @@ internal sealed class CallStream
     private readonly MultiplexedConnection _connection;
     private readonly MessageQueue _messages;
     private readonly SendWindow _sendWindow;
-    private readonly TaskCompletionSource<Metadata>? _responseHeaders;
+    private readonly bool _isClient;
+    private TaskCompletionSource<Metadata>? _responseHeaders;
+    private Metadata? _receivedHeaders;
+    private Status? _headersFailure;
     // One lock for the stream's queue, window and credit: they are touched briefly and rarely at once.
     private readonly Lock _lock = new();
 
@@ -40,10 +44,7 @@ internal sealed class CallStream
         Id = id;
         _sendWindow = new SendWindow(connection.PeerSettings.InitialWindowSize, _lock);
         _messages = new MessageQueue(_lock);
-        if (isClient)
-        {
-            _responseHeaders = new TaskCompletionSource<Metadata>(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
+        _isClient = isClient;
     }
 
     /// <summary>The stream id; 0 on the client until the call start is written.</summary>
@@ -57,7 +58,35 @@ internal sealed class CallStream
     /// Client: the response headers. A call the server ended without headers has empty ones; a call
     /// torn down before any arrived fails with its status as an <see cref="RpcException"/>.
     /// </summary>
-    public Task<Metadata> ResponseHeaders => _responseHeaders?.Task ?? throw new InvalidOperationException("Only a client stream has response headers.");
+    public Task<Metadata> ResponseHeaders
+    {
+        get
+        {
+            if (!_isClient)
+            {
+                throw new InvalidOperationException("Only a client stream has response headers.");
+            }
+
+            lock (_lock)
+            {
+                // Made on demand: most calls never ask for their headers.
+                if (_responseHeaders is null)
+                {
+                    _responseHeaders = new TaskCompletionSource<Metadata>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    if (_receivedHeaders is { } received)
+                    {
+                        _responseHeaders.SetResult(received);
+                    }
+                    else if (_headersFailure is { } failure)
+                    {
+                        _responseHeaders.SetException(new RpcException(failure));
+                    }
+                }
+
+                return _responseHeaders.Task;
+            }
+        }
+    }
 
     /// <summary>Client: the trailers, once the server ended the call.</summary>
     public TrailersPayload? Trailers => Volatile.Read(ref _closed) == 1 ? _trailers : null;
@@ -71,10 +100,19 @@ internal sealed class CallStream
 
     internal void OnResponseHeaders(Metadata headers)
     {
-        if (_responseHeaders is null || !_responseHeaders.TrySetResult(headers))
+        TaskCompletionSource<Metadata>? waiting;
+        lock (_lock)
         {
-            throw new ProtocolException($"Stream {Id} received a second HEADERS frame.");
+            if (!_isClient || _receivedHeaders is not null)
+            {
+                throw new ProtocolException($"Stream {Id} received a second HEADERS frame.");
+            }
+
+            _receivedHeaders = headers;
+            waiting = _responseHeaders;
         }
+
+        waiting?.TrySetResult(headers);
     }
 
     internal async ValueTask OnMessageFragmentAsync(ReadOnlySequence<byte> payload, byte flags)
@@ -141,8 +179,8 @@ internal sealed class CallStream
         _trailers = trailers;
         _remoteEnded = true;
         ReturnAssembly();
-        _sendWindow.Fail(new StreamResetException(trailers.Status));
-        _responseHeaders?.TrySetResult([]);
+        _sendWindow.Fail(trailers.Status);
+        SettleHeaders(Metadata.Empty, null);
         _messages.Complete();
     }
 
@@ -166,6 +204,7 @@ internal sealed class CallStream
     /// The next message, or <see langword="null"/> once the peer has sent its last one.
     /// Throws <see cref="StreamResetException"/> when the stream was torn down.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<IncomingMessage?> ReadMessageAsync(CancellationToken cancellationToken)
     {
         while (true)
@@ -360,14 +399,41 @@ internal sealed class CallStream
         _resetStatus = status;
         _remoteEnded = true;
         ReturnAssembly();
-        var failure = new StreamResetException(status);
-        _sendWindow.Fail(failure);
-        if (_responseHeaders is { } headers && headers.TrySetException(new RpcException(status)))
+        _sendWindow.Fail(status);
+        SettleHeaders(null, status);
+        _messages.Complete();
+    }
+
+    /// <summary>The call ended before headers came: empty ones if the server ended it, its status otherwise.</summary>
+    private void SettleHeaders(Metadata? empty, Status? failure)
+    {
+        TaskCompletionSource<Metadata>? waiting;
+        lock (_lock)
+        {
+            if (!_isClient || _receivedHeaders is not null)
+            {
+                return;
+            }
+
+            _receivedHeaders = empty;
+            _headersFailure = failure;
+            waiting = _responseHeaders;
+        }
+
+        if (waiting is null)
+        {
+            return;
+        }
+
+        if (empty is not null)
+        {
+            waiting.TrySetResult(empty);
+        }
+        else if (waiting.TrySetException(new RpcException(failure!.Value)))
         {
             // Nobody has to ask for headers: observe the failure so it is not reported as unobserved.
-            _ = headers.Task.Exception;
+            _ = waiting.Task.Exception;
         }
-        _messages.Complete();
     }
 
     private void OnRemoteEnd()

@@ -14,4 +14,7 @@ internal interface ICallAcceptor
 {
     /// <summary>Runs on the connection's read loop: must hand the call off, not run it.</summary>
     void OnCallStarted(MultiplexedConnection connection, CallStream stream, CallStart start);
+
+    /// <summary>The server's own string for a method path it serves, so parsing a call start allocates none.</summary>
+    string? FindKnownPath(ReadOnlySpan<char> path);
 }

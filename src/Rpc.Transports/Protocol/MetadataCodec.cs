@@ -69,6 +69,12 @@ internal static class MetadataCodec
     public static Metadata Read(ref SequenceReader<byte> reader)
     {
         var count = PayloadCodec.ReadUInt16(ref reader, "metadata count");
+        if (count == 0)
+        {
+            // The common case; a read-only instance, so nothing is allocated for it.
+            return Metadata.Empty;
+        }
+
         var metadata = new Metadata();
         for (var i = 0; i < count; i++)
         {

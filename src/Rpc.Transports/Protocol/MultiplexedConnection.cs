@@ -193,7 +193,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
                     return ValueTask.CompletedTask;
                 }
 
-                return AcceptCallAsync(header.StreamId, PayloadCodec.ReadCallStart(payload));
+                return AcceptCallAsync(header.StreamId, PayloadCodec.ReadCallStart(payload, _acceptor));
             case FrameType.Message:
                 return FindStream(header)?.OnMessageFragmentAsync(payload, header.Flags) ?? ValueTask.CompletedTask;
             case FrameType.HalfClose:

@@ -29,11 +29,11 @@ internal static class PayloadCodec
     public const int MaxMethodLength = 4096;
     private const int MaxStatusCode = (int)StatusCode.Unauthenticated;
 
-    public static CallStart ReadCallStart(ReadOnlySequence<byte> payload)
+    public static CallStart ReadCallStart(ReadOnlySequence<byte> payload, ICallAcceptor? knownPaths = null)
     {
         var reader = new SequenceReader<byte>(payload);
         var pathLength = ReadUInt16(ref reader, "method path length");
-        var path = ReadUtf8(ref reader, pathLength, "method path");
+        var path = ReadMethodPath(ref reader, pathLength, knownPaths);
         if (path.Length == 0 || path[0] != '/')
         {
             throw new ProtocolException($"Method path '{path}' does not start with '/'.");
@@ -148,6 +148,29 @@ internal static class PayloadCodec
             }
 
             return Encoding.ASCII.GetString(bytes);
+        }
+        finally
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+        }
+    }
+
+    private static string ReadMethodPath(ref SequenceReader<byte> reader, int length, ICallAcceptor? knownPaths)
+    {
+        if (knownPaths is null || length > 512)
+        {
+            return ReadUtf8(ref reader, length, "method path");
+        }
+
+        var bytes = ReadBytes(ref reader, length, "method path", out var rented);
+        try
+        {
+            Span<char> chars = stackalloc char[512];
+            var count = Encoding.UTF8.GetChars(bytes, chars);
+            return knownPaths.FindKnownPath(chars[..count]) ?? new string(chars[..count]);
         }
         finally
         {

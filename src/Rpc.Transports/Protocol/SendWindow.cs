@@ -1,3 +1,5 @@
+using Grpc.Core;
+
 namespace Rpc.Transports.Protocol;
 
 /// <summary>
@@ -9,7 +11,7 @@ internal sealed class SendWindow
     private readonly Lock _lock;
     private long _available;
     private TaskCompletionSource? _waiter;
-    private Exception? _failure;
+    private Status? _failure;
 
     /// <summary>Creates the window; it shares its stream's lock rather than allocating one.</summary>
     public SendWindow(int initial, Lock streamLock)
@@ -41,9 +43,9 @@ internal sealed class SendWindow
             Task wait;
             lock (_lock)
             {
-                if (_failure is not null)
+                if (_failure is { } failure)
                 {
-                    throw _failure;
+                    throw new StreamResetException(failure);
                 }
 
                 if (_available > 0)
@@ -82,7 +84,7 @@ internal sealed class SendWindow
     }
 
     /// <summary>Wakes a waiting writer with <paramref name="failure"/>; later takes fail too.</summary>
-    public void Fail(Exception failure)
+    public void Fail(Status failure)
     {
         TaskCompletionSource? waiter;
         lock (_lock)
@@ -92,6 +94,7 @@ internal sealed class SendWindow
             _waiter = null;
         }
 
-        waiter?.TrySetException(failure);
+        // The exception is made only for a writer that is actually waiting.
+        waiter?.TrySetException(new StreamResetException(failure));
     }
 }

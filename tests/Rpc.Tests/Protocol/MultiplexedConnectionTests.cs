@@ -159,6 +159,8 @@ public sealed class MultiplexedConnectionTests : IAsyncLifetime
 
         public void OnCallStarted(MultiplexedConnection connection, CallStream stream, CallStart start) => _streams.Add(stream);
 
+        public string? FindKnownPath(ReadOnlySpan<char> path) => null;
+
         public Task<CallStream> NextAsync() => Task.Run(() => _streams.Take()).DefaultTimeout();
     }
 }
