@@ -9,14 +9,13 @@ internal sealed class RpcServerCallContext : ServerCallContext
     private Metadata? _responseTrailers;
     private AuthContext? _authContext;
 
-    public RpcServerCallContext(ServerCall call, string method, string peer, DateTime deadline, Metadata requestHeaders, CancellationToken cancellationToken)
+    public RpcServerCallContext(ServerCall call, string method, string peer, DateTime deadline, Metadata requestHeaders)
     {
         _call = call;
         MethodCore = method;
         PeerCore = peer;
         DeadlineCore = deadline;
         RequestHeadersCore = requestHeaders;
-        CancellationTokenCore = cancellationToken;
     }
 
     protected override string MethodCore { get; }
@@ -29,7 +28,7 @@ internal sealed class RpcServerCallContext : ServerCallContext
 
     protected override Metadata RequestHeadersCore { get; }
 
-    protected override CancellationToken CancellationTokenCore { get; }
+    protected override CancellationToken CancellationTokenCore => _call.CallCancelled;
 
     protected override Metadata ResponseTrailersCore => _responseTrailers ??= [];
 

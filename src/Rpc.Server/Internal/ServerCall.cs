@@ -14,9 +14,11 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
 {
     private const string HandlerThrew = "Exception was thrown by handler.";
 
-    private readonly CancellationTokenSource _cancellation = new();
+    // Made only when the handler asks for its token; most unary handlers never do.
+    private CancellationTokenSource? _cancellation;
+    private bool _cancelRequested;
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Lock _lock = new();
+    private readonly Lock _lock;
     private readonly TimeSpan? _timeout;
     private ITimer? _deadlineTimer;
     private Task? _deadlineTrailers;
@@ -28,6 +30,7 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
     {
         Environment = environment;
         Stream = stream;
+        _lock = stream.SyncRoot;
         var deadline = DateTime.MaxValue;
         if (start.TimeoutMicroseconds != CallStart.NoTimeout)
         {
@@ -35,7 +38,7 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
             deadline = DateTime.UtcNow + _timeout.Value;
         }
 
-        Context = new RpcServerCallContext(this, start.Method, stream.Connection.Peer, deadline, start.Headers, _cancellation.Token);
+        Context = new RpcServerCallContext(this, start.Method, stream.Connection.Peer, deadline, start.Headers);
         stream.Observer = this;
     }
 
@@ -45,7 +48,37 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
 
     protected RpcServerCallContext Context { get; }
 
-    protected CancellationToken CallCancelled => _cancellation.Token;
+    /// <summary>Fires when the client cancels or goes away, the deadline passes, or shutdown gives up waiting.</summary>
+    public CancellationToken CallCancelled
+    {
+        get
+        {
+            lock (_lock)
+            {
+                if (_cancellation is null)
+                {
+                    _cancellation = new CancellationTokenSource();
+                    if (_cancelRequested)
+                    {
+                        _cancellation.Cancel();
+                    }
+                }
+
+                return _cancellation.Token;
+            }
+        }
+    }
+
+    private bool IsCancellationRequested
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _cancelRequested;
+            }
+        }
+    }
 
     /// <summary>Completes when the handler has returned and the call's outcome is sent.</summary>
     public Task Completion => _done.Task;
@@ -58,7 +91,7 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
         if (Interlocked.Exchange(ref _completed, 1) == 0)
         {
             await Stream.ResetAsync(status).ConfigureAwait(false);
-            await _cancellation.CancelAsync().ConfigureAwait(false);
+            CancelCall();
         }
     }
 
@@ -127,7 +160,8 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
         AddHeadersIfUnsent(ref frames);
         try
         {
-            await Stream.SendAsync(frames, _cancellation.Token).ConfigureAwait(false);
+            // No token: a reset of the stream fails a write waiting for window by itself.
+            await Stream.SendAsync(frames).ConfigureAwait(false);
         }
         catch (StreamResetException ex)
         {
@@ -183,7 +217,7 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
                 return rpc.Status;
             case StreamResetException reset:
                 return reset.Status;
-            case OperationCanceledException when _cancellation.IsCancellationRequested:
+            case OperationCanceledException when IsCancellationRequested:
                 return _deadlineExceeded
                     ? new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded")
                     : new Status(StatusCode.Cancelled, "Call canceled by the client.");
@@ -203,14 +237,27 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
     private async Task OnDeadlineAsync()
     {
         await TryCompleteAsync(new OutgoingFrames { TrailersStatus = new Status(StatusCode.DeadlineExceeded, "Deadline Exceeded") }).ConfigureAwait(false);
-        await _cancellation.CancelAsync().ConfigureAwait(false);
+        CancelCall();
+    }
+
+    /// <summary>Fires the handler's token, if it has one yet; a token made later starts out cancelled.</summary>
+    private void CancelCall()
+    {
+        CancellationTokenSource? cancellation;
+        lock (_lock)
+        {
+            _cancelRequested = true;
+            cancellation = _cancellation;
+        }
+
+        cancellation?.Cancel();
     }
 
     /// <summary>The client cancelled, or its connection died; runs on the read loop, so the token fires elsewhere.</summary>
     void IStreamObserver.OnReset(Status status)
     {
         Interlocked.Exchange(ref _completed, 1);
-        ThreadPool.UnsafeQueueUserWorkItem(static call => call._cancellation.Cancel(), this, preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(static call => call.CancelCall(), this, preferLocal: false);
     }
 }
 #pragma warning restore CA1001

@@ -54,9 +54,10 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
         }
     }
 
-    private async Task<TRequest> ReadSingleRequestAsync()
+    // Reads need no token: a cancelled or failed call resets its stream, which ends any pending read.
+    private async ValueTask<TRequest> ReadSingleRequestAsync()
     {
-        var message = await Stream.ReadMessageAsync(CallCancelled).ConfigureAwait(false);
+        var message = await Stream.ReadMessageAsync(CancellationToken.None).ConfigureAwait(false);
         return message is { } received
             ? _deserializer.Deserialize(_method.Method.RequestMarshaller, received)
             : throw new RpcException(new Status(StatusCode.Internal, "The client sent no request message."));
@@ -83,10 +84,9 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
 
     public async Task<bool> MoveNext(CancellationToken cancellationToken)
     {
-        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, CallCancelled) : null;
         try
         {
-            if (await Stream.ReadMessageAsync(linked?.Token ?? CallCancelled).ConfigureAwait(false) is { } message)
+            if (await Stream.ReadMessageAsync(cancellationToken).ConfigureAwait(false) is { } message)
             {
                 Current = _deserializer.Deserialize(_method.Method.RequestMarshaller, message);
                 return true;

@@ -52,6 +52,9 @@ internal sealed class CallStream
 
     public MultiplexedConnection Connection => _connection;
 
+    /// <summary>The stream's lock, which the call object on top shares rather than allocating its own.</summary>
+    internal Lock SyncRoot => _lock;
+
     public IStreamObserver? Observer { get; set; }
 
     /// <summary>
