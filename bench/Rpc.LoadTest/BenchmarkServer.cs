@@ -47,6 +47,8 @@ public static class BenchmarkServer
         });
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            // Kestrel's default of 100 streams per connection would queue the idle-streams scenario.
+            kestrel.Limits.Http2.MaxStreamsPerConnection = 10_000;
             kestrel.ListenUnixSocket(grpcSocket, listen => listen.Protocols = HttpProtocols.Http2);
             kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2);
         });

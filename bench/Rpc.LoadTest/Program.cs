@@ -50,6 +50,8 @@ var runs = new (string Name, Func<Target, Task<Measurement>> Run)[]
     ("client streaming", scenarios.ClientStreamingAsync),
     ("ping-pong", scenarios.PingPongAsync),
     ("unary 1 MiB", scenarios.LargeUnaryAsync),
+    ("idle streams", t => scenarios.IdleStreamsAsync(t)),
+    ("idle CPU", scenarios.IdleCpuAsync),
 };
 foreach (var (name, run) in runs)
 {

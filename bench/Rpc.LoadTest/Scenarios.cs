@@ -167,6 +167,55 @@ public sealed class Scenarios
         return new Measurement("unary 1 MiB echo", target.Name, calls * 2.0 * (1 << 20) / 1e6 / _duration.TotalSeconds, "MB/s", true);
     }
 
+    /// <summary>CPU both processes use while a connected channel does nothing: should be none.</summary>
+    public async Task<Measurement> IdleCpuAsync(Target target)
+    {
+        await CheckUnaryAsync(target, new BenchRequest { ResponseSize = 1 }, 1);
+        await Task.Delay(500);
+        var client = Process.GetCurrentProcess().TotalProcessorTime;
+        _server.Refresh();
+        var server = _server.TotalProcessorTime;
+        var clock = Stopwatch.StartNew();
+        await Task.Delay(_duration);
+        _server.Refresh();
+        var seconds = clock.Elapsed.TotalSeconds;
+        var clientMs = (Process.GetCurrentProcess().TotalProcessorTime - client).TotalMilliseconds / seconds;
+        var serverMs = (_server.TotalProcessorTime - server).TotalMilliseconds / seconds;
+        return new Measurement("idle connection CPU (both processes)", target.Name, clientMs + serverMs, "ms CPU/s", false,
+            new Dictionary<string, double> { ["client ms/s"] = clientMs, ["server ms/s"] = serverMs });
+    }
+
+    /// <summary>Server memory per open, idle duplex stream, over 1,000 of them.</summary>
+    public async Task<Measurement> IdleStreamsAsync(Target target, int streams = 1000)
+    {
+        await CheckUnaryAsync(target, new BenchRequest { ResponseSize = 1 }, 1);
+        _server.Refresh();
+        var before = _server.PrivateMemorySize64;
+        var calls = new List<Grpc.Core.AsyncDuplexStreamingCall<BenchRequest, BenchReply>>();
+        for (var i = 0; i < streams; i++)
+        {
+            calls.Add(target.Client.PingPong(deadline: DateTime.UtcNow.AddMinutes(1)));
+        }
+
+        // One round trip on the last stream proves they are all open on the server.
+        await calls[^1].RequestStream.WriteAsync(new BenchRequest { ResponseSize = 1 });
+        if (!await calls[^1].ResponseStream.MoveNext(CancellationToken.None))
+        {
+            throw new InvalidOperationException($"{target.Name}: an idle stream did not answer.");
+        }
+
+        await Task.Delay(500);
+        _server.Refresh();
+        var perStream = (_server.PrivateMemorySize64 - before) / (double)streams;
+        foreach (var call in calls)
+        {
+            call.Dispose();
+        }
+
+        await Task.Delay(500);
+        return new Measurement($"{streams} idle streams, server memory per stream", target.Name, perStream / 1024, "KiB", false);
+    }
+
     private static Measurement Latency(string scenario, Target target, LongHistogram histogram)
     {
         double Micros(double percentile) => histogram.GetValueAtPercentile(percentile) * 1e6 / Stopwatch.Frequency;
