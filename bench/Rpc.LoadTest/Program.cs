@@ -7,6 +7,7 @@ using Rpc.Benchmarks;
 
 // Usage:
 //   Rpc.LoadTest [--duration 3] [--warmup 1] [--out docs]   runs every scenario against every target
+//                [--scenario "server streaming"] [--targets rpc-tcp,grpc-uds]   or some of them
 //   Rpc.LoadTest serve                                     the server process it starts itself
 if (args is ["serve", ..])
 {
@@ -17,6 +18,8 @@ if (args is ["serve", ..])
 var duration = TimeSpan.FromSeconds(Option("--duration", 3));
 var warmup = TimeSpan.FromSeconds(Option("--warmup", 1));
 var outDirectory = OptionText("--out", "docs");
+var onlyScenario = OptionText("--scenario", "");
+var onlyTargets = OptionText("--targets", "");
 
 var serverInfo = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
 serverInfo.ArgumentList.Add(typeof(Scenarios).Assembly.Location);
@@ -25,7 +28,7 @@ using var server = Process.Start(serverInfo)!;
 var targets = new List<Target>();
 while (await server.StandardOutput.ReadLineAsync() is { } line && line != "READY")
 {
-    if (line.Split(' ') is ["TARGET", var name, var address])
+    if (line.Split(' ') is ["TARGET", var name, var address] && (onlyTargets.Length == 0 || onlyTargets.Split(',').Contains(name)))
     {
         targets.Add(Target.Create(name, address));
     }
@@ -53,7 +56,7 @@ var runs = new (string Name, Func<Target, Task<Measurement>> Run)[]
     ("idle streams", t => scenarios.IdleStreamsAsync(t)),
     ("idle CPU", scenarios.IdleCpuAsync),
 };
-foreach (var (name, run) in runs)
+foreach (var (name, run) in runs.Where(r => r.Name.Contains(onlyScenario, StringComparison.Ordinal)))
 {
     foreach (var target in targets)
     {

@@ -19,11 +19,20 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     private Task _sendTask = Task.CompletedTask;
     private bool _closed;
 
-    protected TransportConnection(string peer, int maxReceiveBuffer)
+    /// <param name="peer">The peer's description.</param>
+    /// <param name="maxReceiveBuffer">Bytes received ahead of the protocol before receiving pauses.</param>
+    /// <param name="inlineSends">
+    /// Whether the writer's thread makes the send itself. For a medium whose send is a system call,
+    /// no: writers only append frames and one send loop on the thread pool sends whatever piled up
+    /// in one call, so concurrent calls and streams share system calls instead of queueing behind
+    /// each other's (measured on a Unix socket: 64 callers 1.1–1.5× → 2.7× grpc-dotnet, CPU per
+    /// call 28 → 15 µs, at the price of one thread-pool hop on an idle connection). Yes for shared
+    /// memory, where a send is a copy.
+    /// </param>
+    protected TransportConnection(string peer, int maxReceiveBuffer, bool inlineSends = false)
     {
         Peer = peer;
-        // Inline schedulers: the protocol's frame loop runs on the receive completion and sends run
-        // on the writer's thread, saving a thread-pool hop each way; neither blocks.
+        // The protocol's frame loop runs inline on the receive completion, saving a hop; it never blocks.
         _input = new Pipe(new PipeOptions(
             pauseWriterThreshold: maxReceiveBuffer, resumeWriterThreshold: maxReceiveBuffer / 2,
             readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
@@ -32,7 +41,7 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         // queued, and a writer that never waits lets the read loop send control frames safely.
         _output = new Pipe(new PipeOptions(
             pauseWriterThreshold: 0,
-            readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
+            readerScheduler: inlineSends ? PipeScheduler.Inline : PipeScheduler.ThreadPool, writerScheduler: PipeScheduler.Inline,
             useSynchronizationContext: false));
     }
 

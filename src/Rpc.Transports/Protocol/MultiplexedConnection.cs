@@ -457,7 +457,9 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             _writeLock.Release();
         }
 
-        if (error is not null)
+        // A broken transport is torn down at once; after a protocol error the GOAWAY that names it
+        // still has to reach the peer, so the output drains and the transport closes when disposed.
+        if (error is not null and not ProtocolException)
         {
             _transport.Abort(error);
         }

@@ -21,7 +21,7 @@ internal sealed class SharedMemoryConnection : TransportConnection
     private readonly Task _watcher;
 
     public SharedMemoryConnection(Socket control, SharedSegment segment, bool isServer, TimeSpan spin, string peer)
-        : base(peer, maxReceiveBuffer: 1024 * 1024)
+        : base(peer, maxReceiveBuffer: 1024 * 1024, inlineSends: true)
     {
         _control = control;
         _segment = segment;
