@@ -279,7 +279,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     public void Dispose()
     {
         Cancel("gRPC call disposed.");
-        _userCancellation.Dispose();
+        _userCancellation.Unregister();
         _deadlineTimer?.Dispose();
     }
 
@@ -350,7 +350,10 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         }
 
         _deadlineTimer?.Dispose();
-        _userCancellation.Dispose();
+        // Unregister, not Dispose: Dispose waits for a callback running on another thread, and that
+        // callback may be waiting for the lock our caller holds (one token cancelling both the call
+        // and a MoveNext deadlocked exactly so).
+        _userCancellation.Unregister();
         return true;
     }
 

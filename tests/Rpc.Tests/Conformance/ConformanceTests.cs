@@ -252,6 +252,27 @@ public abstract class ConformanceTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Cancellation_OneTokenForCallAndMoveNext_EndsReadPromptly()
+    {
+        for (var i = 0; i < 20; i++)
+        {
+            using var cts = new CancellationTokenSource();
+            var request = new StreamingOutputCallRequest();
+            request.ResponseParameters.AddRange(Enumerable.Range(0, 1000).Select(_ => new ResponseParameters { Size = 1, IntervalUs = 1000 }));
+            using var call = Client.StreamingOutputCall(request, cancellationToken: cts.Token);
+            Assert.True(await call.ResponseStream.MoveNext(cts.Token).DefaultTimeout());
+            cts.CancelAfter(i % 3);
+            var ex = await Assert.ThrowsAsync<RpcException>(async () =>
+            {
+                while (await call.ResponseStream.MoveNext(cts.Token).DefaultTimeout())
+                {
+                }
+            });
+            Assert.Equal(StatusCode.Cancelled, ex.StatusCode);
+        }
+    }
+
+    [Fact]
     public async Task Dispose_RunningCall_CancelsOnServer()
     {
         var key = Guid.NewGuid().ToString();
