@@ -71,15 +71,16 @@ public sealed class ConformanceService : TestService.TestServiceBase
     public override async Task<Empty> Sleep(SleepRequest request, ServerCallContext context)
     {
         var outcome = _sleepOutcomes.GetOrAdd(request.Key, _ => new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously));
-        // Headers tell the client the server is inside the handler before it cancels or dies.
-        await context.WriteResponseHeadersAsync([new Metadata.Entry("sleep-started", request.Key)]);
         try
         {
+            // Headers tell the client the server is inside the handler before it cancels or dies.
+            await context.WriteResponseHeadersAsync([new Metadata.Entry("sleep-started", request.Key)]);
             await Task.Delay(request.Millis, context.CancellationToken);
             outcome.TrySetResult("completed");
         }
-        catch (OperationCanceledException)
+        catch (Exception) when (context.CancellationToken.IsCancellationRequested)
         {
+            // Also when the deadline or a cancel came before the headers went out (a slow dispatch).
             outcome.TrySetResult("cancelled");
             throw;
         }

@@ -257,6 +257,13 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
     void IStreamObserver.OnReset(Status status)
     {
         Interlocked.Exchange(ref _completed, 1);
+        lock (_lock)
+        {
+            // Seen at once by a handler that asks for its token only now; one that holds it already
+            // sees it fire from the thread pool, so user callbacks never run on the read loop.
+            _cancelRequested = true;
+        }
+
         ThreadPool.UnsafeQueueUserWorkItem(static call => call.CancelCall(), this, preferLocal: false);
     }
 }
