@@ -20,7 +20,6 @@ internal sealed class CallStream
     private readonly bool _isClient;
     private TaskCompletionSource<Metadata>? _responseHeaders;
     private Metadata? _receivedHeaders;
-    private Status? _headersFailure;
     // One lock for the stream's queue, window and credit: they are touched briefly and rarely at once.
     private readonly Lock _lock = new();
 
@@ -80,7 +79,7 @@ internal sealed class CallStream
                     {
                         _responseHeaders.SetResult(received);
                     }
-                    else if (_headersFailure is { } failure)
+                    else if (_resetStatus is { } failure)
                     {
                         _responseHeaders.SetException(new RpcException(failure));
                     }
@@ -418,8 +417,8 @@ internal sealed class CallStream
                 return;
             }
 
+            // A failure needs no field of its own: MarkReset has set _resetStatus already.
             _receivedHeaders = empty;
-            _headersFailure = failure;
             waiting = _responseHeaders;
         }
 

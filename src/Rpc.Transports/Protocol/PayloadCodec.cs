@@ -136,26 +136,16 @@ internal static class PayloadCodec
 
     internal static string ReadAscii(ref SequenceReader<byte> reader, int length, string what)
     {
-        var bytes = ReadBytes(ref reader, length, what, out var rented);
-        try
+        using var bytes = ReadBytes(ref reader, length, what);
+        foreach (var b in bytes.Span)
         {
-            foreach (var b in bytes)
+            if (b is < 0x20 or > 0x7E)
             {
-                if (b is < 0x20 or > 0x7E)
-                {
-                    throw new ProtocolException($"The {what} has a byte 0x{b:x2} outside printable ASCII.");
-                }
+                throw new ProtocolException($"The {what} has a byte 0x{b:x2} outside printable ASCII.");
             }
+        }
 
-            return Encoding.ASCII.GetString(bytes);
-        }
-        finally
-        {
-            if (rented is not null)
-            {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
-        }
+        return Encoding.ASCII.GetString(bytes.Span);
     }
 
     private static string ReadMethodPath(ref SequenceReader<byte> reader, int length, ICallAcceptor? knownPaths)
@@ -165,41 +155,21 @@ internal static class PayloadCodec
             return ReadUtf8(ref reader, length, "method path");
         }
 
-        var bytes = ReadBytes(ref reader, length, "method path", out var rented);
-        try
-        {
-            Span<char> chars = stackalloc char[512];
-            var count = Encoding.UTF8.GetChars(bytes, chars);
-            return knownPaths.FindKnownPath(chars[..count]) ?? new string(chars[..count]);
-        }
-        finally
-        {
-            if (rented is not null)
-            {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
-        }
+        using var bytes = ReadBytes(ref reader, length, "method path");
+        Span<char> chars = stackalloc char[512];
+        var count = Encoding.UTF8.GetChars(bytes.Span, chars);
+        return knownPaths.FindKnownPath(chars[..count]) ?? new string(chars[..count]);
     }
 
     private static string ReadUtf8(ref SequenceReader<byte> reader, int length, string what)
     {
-        var bytes = ReadBytes(ref reader, length, what, out var rented);
-        try
-        {
-            return Encoding.UTF8.GetString(bytes);
-        }
-        finally
-        {
-            if (rented is not null)
-            {
-                ArrayPool<byte>.Shared.Return(rented);
-            }
-        }
+        using var bytes = ReadBytes(ref reader, length, what);
+        return Encoding.UTF8.GetString(bytes.Span);
     }
 
-    private static ReadOnlySpan<byte> ReadBytes(ref SequenceReader<byte> reader, int length, string what, out byte[]? rented)
+    /// <summary>The next <paramref name="length"/> bytes: a view when they are contiguous, a pooled copy when not.</summary>
+    private static PayloadBytes ReadBytes(ref SequenceReader<byte> reader, int length, string what)
     {
-        rented = null;
         if (reader.Remaining < length)
         {
             throw new ProtocolException($"The {what} of {length} bytes runs past the end of its frame.");
@@ -209,13 +179,35 @@ internal static class PayloadCodec
         {
             var span = reader.UnreadSpan[..length];
             reader.Advance(length);
-            return span;
+            return new PayloadBytes(span, null);
         }
 
-        rented = ArrayPool<byte>.Shared.Rent(length);
+        var rented = ArrayPool<byte>.Shared.Rent(length);
         reader.TryCopyTo(rented.AsSpan(0, length));
         reader.Advance(length);
-        return rented.AsSpan(0, length);
+        return new PayloadBytes(rented.AsSpan(0, length), rented);
+    }
+
+    /// <summary>Bytes read from a payload; disposing returns the pooled copy, if one was made.</summary>
+    private readonly ref struct PayloadBytes
+    {
+        private readonly byte[]? _rented;
+
+        public PayloadBytes(ReadOnlySpan<byte> span, byte[]? rented)
+        {
+            Span = span;
+            _rented = rented;
+        }
+
+        public ReadOnlySpan<byte> Span { get; }
+
+        public void Dispose()
+        {
+            if (_rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_rented);
+            }
+        }
     }
 
     private static void RequireEnd(ref SequenceReader<byte> reader, FrameType type)

@@ -135,7 +135,7 @@ public sealed class MultiplexedConnectionTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task GoAway_FailsStreamsAboveLastId_NewCallsGoElsewhere()
+    public async Task GoAway_ConnectionTakesNoNewCalls_OpenStreamsBelowLastIdGoOn()
     {
         var first = _clientConnection.CreateStream();
         await first.SendAsync(new OutgoingFrames { Method = "/s/m", TimeoutMicroseconds = -1 }).DefaultTimeout();
