@@ -8,6 +8,14 @@ namespace Rpc.Transports.Internal;
 /// sends what the protocol wrote to the output pipe, batching whatever frames were written between
 /// two sends. Subclasses supply only the raw receive, send and close of their medium.
 /// </summary>
+/// <remarks>
+/// Writers only append; the send loop runs on the thread pool, on every medium. Concurrent calls
+/// and streams then share system calls instead of queueing behind each other's, and the send
+/// overlaps the writer's next work on the other core. Measured against sending on the writer's
+/// thread (under the protocol's write lock, or after it with the loop deferred to the writer):
+/// 64 callers on a Unix socket 2.4× against 1.1–1.8× grpc-dotnet, on shared memory 174k against
+/// 132–141k calls/s, and sequential latency no worse (37–44 against 42–47 µs).
+/// </remarks>
 internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
 {
     private const int MinReceiveBufferSize = 16 * 1024;
@@ -21,15 +29,7 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
 
     /// <param name="peer">The peer's description.</param>
     /// <param name="maxReceiveBuffer">Bytes received ahead of the protocol before receiving pauses.</param>
-    /// <param name="inlineSends">
-    /// Whether the writer's thread makes the send itself. For a medium whose send is a system call,
-    /// no: writers only append frames and one send loop on the thread pool sends whatever piled up
-    /// in one call, so concurrent calls and streams share system calls instead of queueing behind
-    /// each other's (measured on a Unix socket: 64 callers 1.1–1.5× → 2.7× grpc-dotnet, CPU per
-    /// call 28 → 15 µs, at the price of one thread-pool hop on an idle connection). Yes for shared
-    /// memory, where a send is a copy.
-    /// </param>
-    protected TransportConnection(string peer, int maxReceiveBuffer, bool inlineSends = false)
+    protected TransportConnection(string peer, int maxReceiveBuffer)
     {
         Peer = peer;
         // The protocol's frame loop runs inline on the receive completion, saving a hop; it never blocks.
@@ -41,7 +41,7 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         // queued, and a writer that never waits lets the read loop send control frames safely.
         _output = new Pipe(new PipeOptions(
             pauseWriterThreshold: 0,
-            readerScheduler: inlineSends ? PipeScheduler.Inline : PipeScheduler.ThreadPool, writerScheduler: PipeScheduler.Inline,
+            readerScheduler: PipeScheduler.ThreadPool, writerScheduler: PipeScheduler.Inline,
             useSynchronizationContext: false));
     }
 

@@ -6,8 +6,8 @@ namespace Rpc.Transports.SharedMemory;
 
 /// <summary>
 /// A connection over two shared rings. Received bytes are copied from the ring straight into the
-/// input pipe by a thread of the connection's own, which may sleep on the futex; sends copy into
-/// the other ring on the writer's thread. The control socket carries nothing after the handshake:
+/// input pipe by a thread of the connection's own, which may sleep on the futex; the send loop
+/// copies into the other ring, waiting on its futex while the ring is full. The control socket carries nothing after the handshake:
 /// its end-of-stream is how each side learns the other is gone.
 /// </summary>
 internal sealed class SharedMemoryConnection : TransportConnection
@@ -21,7 +21,7 @@ internal sealed class SharedMemoryConnection : TransportConnection
     private readonly Task _watcher;
 
     public SharedMemoryConnection(Socket control, SharedSegment segment, bool isServer, TimeSpan spin, string peer)
-        : base(peer, maxReceiveBuffer: 1024 * 1024, inlineSends: true)
+        : base(peer, maxReceiveBuffer: 1024 * 1024)
     {
         _control = control;
         _segment = segment;
