@@ -20,6 +20,13 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
 {
     private const int MinReceiveBufferSize = 16 * 1024;
 
+    // A bulk transfer fills whatever it is given: reads grow up to this while they come back full,
+    // so a 1 MiB message takes a few system calls and wake-ups of the frame loop instead of 64.
+    private const int MaxReceiveBufferSize = 256 * 1024;
+
+    // Frames written between two sends usually land in one segment, so one system call sends them.
+    private const int SendSegmentSize = 16 * 1024;
+
     private readonly Pipe _input;
     private readonly Pipe _output;
     private readonly Lock _closeLock = new();
@@ -42,7 +49,7 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         _output = new Pipe(new PipeOptions(
             pauseWriterThreshold: 0,
             readerScheduler: PipeScheduler.ThreadPool, writerScheduler: PipeScheduler.Inline,
-            useSynchronizationContext: false));
+            minimumSegmentSize: SendSegmentSize, useSynchronizationContext: false));
     }
 
     public IDuplexPipe Transport => this;
@@ -127,14 +134,17 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         var writer = _input.Writer;
         try
         {
+            var readSize = MinReceiveBufferSize;
             while (true)
             {
-                var memory = writer.GetMemory(MinReceiveBufferSize);
+                var memory = writer.GetMemory(readSize);
                 var received = await ReceiveAsync(memory).ConfigureAwait(false);
                 if (received == 0)
                 {
                     break;
                 }
+
+                readSize = received == memory.Length ? Math.Min(readSize * 2, MaxReceiveBufferSize) : MinReceiveBufferSize;
 
                 writer.Advance(received);
                 var flush = await writer.FlushAsync().ConfigureAwait(false);

@@ -460,7 +460,10 @@ internal sealed class CallStream
         var needed = _assembled + length;
         if (_assembly is null || _assembly.Length < needed)
         {
-            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(needed, Math.Min(_connection.MaxReceiveMessageSize, Math.Max(needed * 2, 4096))));
+            // Only messages longer than a frame get here, and their length is not known up front:
+            // starting big saves copying what was assembled into ever larger arrays (a 1 MiB
+            // message in 256 KiB frames is copied once, not twice).
+            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(needed, Math.Min(_connection.MaxReceiveMessageSize, needed * 8)));
             if (_assembly is not null)
             {
                 _assembly.AsSpan(0, _assembled).CopyTo(grown);
