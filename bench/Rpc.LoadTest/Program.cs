@@ -9,9 +9,17 @@ using Rpc.Benchmarks;
 //   Rpc.LoadTest [--duration 3] [--warmup 1] [--out docs]   runs every scenario against every target
 //                [--scenario "server streaming"] [--targets rpc-tcp,grpc-uds]   or some of them
 //   Rpc.LoadTest serve                                     the server process it starts itself
+//   Rpc.LoadTest chart docs/benchmark-results.json docs    redraws the charts of an earlier run
 if (args is ["serve", ..])
 {
     await BenchmarkServer.RunAsync(Path.GetTempPath());
+    return 0;
+}
+
+if (args is ["chart", var resultsFile, var chartDirectory])
+{
+    var run = JsonSerializer.Deserialize<RunResults>(await File.ReadAllTextAsync(resultsFile))!;
+    Charts.Write(run.Measurements, run.Machine, chartDirectory);
     return 0;
 }
 
@@ -75,9 +83,12 @@ server.StandardInput.Close();
 await server.WaitForExitAsync();
 
 Directory.CreateDirectory(outDirectory);
-var markdown = Report.Markdown(measurements, duration, warmup);
+var machine = Report.Machine();
+var markdown = Report.Markdown(measurements, machine, duration, warmup);
 await File.WriteAllTextAsync(Path.Combine(outDirectory, "benchmark-results.md"), markdown);
-await File.WriteAllTextAsync(Path.Combine(outDirectory, "benchmark-results.json"), JsonSerializer.Serialize(measurements, new JsonSerializerOptions { WriteIndented = true }));
+var results = new RunResults(machine, measurements);
+await File.WriteAllTextAsync(Path.Combine(outDirectory, "benchmark-results.json"), JsonSerializer.Serialize(results, new JsonSerializerOptions { WriteIndented = true }));
+Charts.Write(measurements, machine, outDirectory);
 Console.WriteLine(markdown);
 return 0;
 
@@ -93,13 +104,26 @@ string OptionText(string name, string fallback)
     return index >= 0 && index + 1 < args.Length ? args[index + 1] : fallback;
 }
 
+/// <summary>What one run measured, and where.</summary>
+internal sealed record RunResults(string Machine, IReadOnlyList<Measurement> Measurements);
+
 /// <summary>Absolute numbers and ratios against stock grpc-dotnet over a Unix socket, from the same run.</summary>
 internal static class Report
 {
-    public static string Markdown(IReadOnlyList<Measurement> measurements, TimeSpan duration, TimeSpan warmup)
+    /// <summary>The machine a run is on: cores, processor, system, runtime and when.</summary>
+    public static string Machine()
+    {
+        var cpu = File.Exists("/proc/cpuinfo")
+            ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim()
+            : null;
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{Environment.ProcessorCount} cores{(cpu is null ? "" : $" ({cpu})")}, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
+    }
+
+    public static string Markdown(IReadOnlyList<Measurement> measurements, string machine, TimeSpan duration, TimeSpan warmup)
     {
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Run on {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; {warmup.TotalSeconds:0.#} s warm-up and {duration.TotalSeconds:0.#} s measured per cell.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Run on {machine}; {warmup.TotalSeconds:0.#} s warm-up and {duration.TotalSeconds:0.#} s measured per cell.");
         text.AppendLine("Ratio: how many times better than stock grpc-dotnet over a Unix socket (grpc-uds) in the same run; above 1 is better.");
         text.AppendLine();
         foreach (var scenario in measurements.GroupBy(m => m.Scenario))
