@@ -18,9 +18,9 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     private readonly RpcChannel _channel;
     private readonly Method<TRequest, TResponse> _method;
     private readonly CallOptions _options;
-    private readonly MessageSerializer _serializer = new();
-    private readonly MessageDeserializer _deserializer = new();
-    private readonly Lock _lock = new();
+    // The call object itself (a monitor): no lock object per call. Nothing outside the call can
+    // reach it to lock on.
+    private readonly object _lock;
 
     private CancellationTokenRegistration _userCancellation;
     private ITimer? _deadlineTimer;
@@ -35,6 +35,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
 
     public ClientCall(RpcChannel channel, Method<TRequest, TResponse> method, CallOptions options)
     {
+        _lock = this;
         _channel = channel;
         _method = method;
         _options = options;
@@ -73,6 +74,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
 
     private async Task StartAsync(TRequest? request, long timeoutMicroseconds)
     {
+        SerializedMessage serialized = default;
         try
         {
             var frames = new OutgoingFrames
@@ -83,7 +85,8 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             };
             if (request is not null)
             {
-                frames.Message = _serializer.Serialize(_method.RequestMarshaller, request, _channel.Options.MaxSendMessageSize);
+                serialized = MessageSerializer.Serialize(_method.RequestMarshaller, request, _channel.Options.MaxSendMessageSize);
+                frames.Message = serialized.Payload;
                 frames.HasMessage = true;
                 frames.EndStream = true;
             }
@@ -113,7 +116,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         }
         finally
         {
-            _serializer.Reset();
+            serialized.Release();
         }
     }
 
@@ -131,7 +134,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             TResponse? response = null;
             if (message is { } received)
             {
-                response = _deserializer.Deserialize(_method.ResponseMarshaller, received);
+                response = MessageDeserializer.Deserialize(_method.ResponseMarshaller, received);
                 if (await stream.ReadMessageAsync(CancellationToken.None).ConfigureAwait(false) is { } extra)
                 {
                     extra.Release();
@@ -164,7 +167,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             var stream = _stream!;
             if (await stream.ReadMessageAsync(CancellationToken.None).ConfigureAwait(false) is { } message)
             {
-                Current = _deserializer.Deserialize(_method.ResponseMarshaller, message);
+                Current = MessageDeserializer.Deserialize(_method.ResponseMarshaller, message);
                 return true;
             }
 
@@ -200,12 +203,13 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         using var registration = cancellationToken.CanBeCanceled
             ? cancellationToken.UnsafeRegister(static state => ((ClientCall<TRequest, TResponse>)state!).Cancel(CanceledByClient), this)
             : default;
+        SerializedMessage serialized = default;
         try
         {
             await _started.ConfigureAwait(false);
             ThrowIfComplete();
-            var payload = _serializer.Serialize(_method.RequestMarshaller, message, _channel.Options.MaxSendMessageSize);
-            await _stream!.SendAsync(OutgoingFrames.ForMessage(payload), CancellationToken.None).ConfigureAwait(false);
+            serialized = MessageSerializer.Serialize(_method.RequestMarshaller, message, _channel.Options.MaxSendMessageSize);
+            await _stream!.SendAsync(OutgoingFrames.ForMessage(serialized.Payload), CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not InvalidOperationException)
         {
@@ -213,7 +217,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         }
         finally
         {
-            _serializer.Reset();
+            serialized.Release();
             lock (_lock)
             {
                 _writePending = false;

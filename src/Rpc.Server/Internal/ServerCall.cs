@@ -17,8 +17,10 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
     // Made only when the handler asks for its token; most unary handlers never do.
     private CancellationTokenSource? _cancellation;
     private bool _cancelRequested;
-    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Lock _lock;
+    // Made only when shutdown asks for it while the call runs.
+    private TaskCompletionSource? _done;
+    private bool _finished;
+    private readonly object _lock;
     private readonly TimeSpan? _timeout;
     private ITimer? _deadlineTimer;
     private Task? _deadlineTrailers;
@@ -81,7 +83,16 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
     }
 
     /// <summary>Completes when the handler has returned and the call's outcome is sent.</summary>
-    public Task Completion => _done.Task;
+    public Task Completion
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _finished ? Task.CompletedTask : (_done ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            }
+        }
+    }
 
     public void Execute() => _ = RunAsync();
 
@@ -124,7 +135,14 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
             }
 
             Environment.Untrack(this);
-            _done.TrySetResult();
+            TaskCompletionSource? done;
+            lock (_lock)
+            {
+                _finished = true;
+                done = _done;
+            }
+
+            done?.TrySetResult();
         }
     }
 

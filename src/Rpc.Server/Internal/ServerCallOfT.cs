@@ -10,8 +10,6 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
     where TResponse : class
 {
     private readonly ServerMethod<TRequest, TResponse> _method;
-    private readonly MessageSerializer _serializer = new();
-    private readonly MessageDeserializer _deserializer = new();
     private int _writePending;
 
     public ServerCall(ServerMethod<TRequest, TResponse> method, ServerCallEnvironment environment, CallStream stream, CallStart start)
@@ -59,18 +57,20 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
     {
         var message = await Stream.ReadMessageAsync(CancellationToken.None).ConfigureAwait(false);
         return message is { } received
-            ? _deserializer.Deserialize(_method.Method.RequestMarshaller, received)
+            ? MessageDeserializer.Deserialize(_method.Method.RequestMarshaller, received)
             : throw new RpcException(new Status(StatusCode.Internal, "The client sent no request message."));
     }
 
     private async Task CompleteWithResponseAsync(TResponse response)
     {
         var frames = new OutgoingFrames { TrailersStatus = Context.Status, Trailers = Context.ResponseTrailersIfAny };
+        SerializedMessage serialized = default;
         try
         {
             if (Context.Status.StatusCode == StatusCode.OK)
             {
-                frames.Message = _serializer.Serialize(_method.Method.ResponseMarshaller, response, Environment.Options.MaxSendMessageSize);
+                serialized = MessageSerializer.Serialize(_method.Method.ResponseMarshaller, response, Environment.Options.MaxSendMessageSize);
+                frames.Message = serialized.Payload;
                 frames.HasMessage = true;
             }
 
@@ -78,7 +78,7 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
         }
         finally
         {
-            _serializer.Reset();
+            serialized.Release();
         }
     }
 
@@ -88,7 +88,7 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
         {
             if (await Stream.ReadMessageAsync(cancellationToken).ConfigureAwait(false) is { } message)
             {
-                Current = _deserializer.Deserialize(_method.Method.RequestMarshaller, message);
+                Current = MessageDeserializer.Deserialize(_method.Method.RequestMarshaller, message);
                 return true;
             }
 
@@ -110,15 +110,16 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
             throw new InvalidOperationException("Can't write the message because the previous write is in progress.");
         }
 
+        SerializedMessage serialized = default;
         try
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var payload = _serializer.Serialize(_method.Method.ResponseMarshaller, message, Environment.Options.MaxSendMessageSize);
-            await SendMessageAsync(payload).ConfigureAwait(false);
+            serialized = MessageSerializer.Serialize(_method.Method.ResponseMarshaller, message, Environment.Options.MaxSendMessageSize);
+            await SendMessageAsync(serialized.Payload).ConfigureAwait(false);
         }
         finally
         {
-            _serializer.Reset();
+            serialized.Release();
             Volatile.Write(ref _writePending, 0);
         }
     }

@@ -4,10 +4,20 @@ using Rpc.Transports.Protocol;
 
 namespace Rpc.Transports.Messages;
 
-/// <summary>Hands a received message to the marshaller as a sequence over its pooled array.</summary>
+/// <summary>
+/// Hands a received message to the marshaller as a sequence over its pooled array. The context
+/// object is reused by its thread: a marshaller deserializes synchronously.
+/// </summary>
 internal sealed class MessageDeserializer : DeserializationContext
 {
+    [ThreadStatic]
+    private static MessageDeserializer? t_cached;
+
     private IncomingMessage _message;
+
+    private MessageDeserializer()
+    {
+    }
 
     public override int PayloadLength => _message.Length;
 
@@ -16,12 +26,15 @@ internal sealed class MessageDeserializer : DeserializationContext
     public override ReadOnlySequence<byte> PayloadAsReadOnlySequence() => _message.Payload;
 
     /// <summary>Deserializes and releases <paramref name="message"/>; a marshaller failure is Internal.</summary>
-    public T Deserialize<T>(Marshaller<T> marshaller, IncomingMessage message)
+    public static T Deserialize<T>(Marshaller<T> marshaller, IncomingMessage message)
     {
-        _message = message;
+        // A marshaller that deserializes another message from inside gets a context of its own.
+        var context = t_cached ?? new MessageDeserializer();
+        t_cached = null;
+        context._message = message;
         try
         {
-            return marshaller.ContextualDeserializer(this);
+            return marshaller.ContextualDeserializer(context);
         }
         catch (Exception ex) when (ex is not RpcException)
         {
@@ -29,7 +42,8 @@ internal sealed class MessageDeserializer : DeserializationContext
         }
         finally
         {
-            _message = default;
+            context._message = default;
+            t_cached = context;
             message.Release();
         }
     }

@@ -4,33 +4,48 @@ using Grpc.Core;
 namespace Rpc.Transports.Messages;
 
 /// <summary>
-/// Receives a serialized message through the marshaller's buffer API into a pooled array. One
-/// instance serves a call for all its messages; <see cref="Reset"/> returns the array between them.
+/// Receives a serialized message through the marshaller's buffer API into a pooled array. The
+/// context object is reused by its thread (a marshaller serializes synchronously); the array it
+/// filled leaves with the <see cref="SerializedMessage"/>, which its sender releases.
 /// </summary>
 internal sealed class MessageSerializer : SerializationContext, IBufferWriter<byte>
 {
     internal const string SendTooLarge = "Sending message exceeds the maximum configured message size.";
 
+    [ThreadStatic]
+    private static MessageSerializer? t_cached;
+
     private byte[]? _buffer;
     private int _written;
     private byte[]? _completed;
 
-    /// <summary>The serialized bytes of the last message.</summary>
-    public ReadOnlyMemory<byte> Payload => _completed ?? (_buffer is null ? ReadOnlyMemory<byte>.Empty : _buffer.AsMemory(0, _written));
+    private MessageSerializer()
+    {
+    }
 
     /// <summary>Serializes <paramref name="message"/>; throws ResourceExhausted above <paramref name="maxSize"/>.</summary>
-    public ReadOnlyMemory<byte> Serialize<T>(Marshaller<T> marshaller, T message, int maxSize)
+    public static SerializedMessage Serialize<T>(Marshaller<T> marshaller, T message, int maxSize)
     {
-        Reset();
-        marshaller.ContextualSerializer(message, this);
-        var payload = Payload;
-        if (payload.Length > maxSize)
+        // A marshaller that serializes another message from inside gets a context of its own.
+        var context = t_cached ?? new MessageSerializer();
+        t_cached = null;
+        try
         {
-            Reset();
-            throw new RpcException(new Status(StatusCode.ResourceExhausted, SendTooLarge));
-        }
+            marshaller.ContextualSerializer(message, context);
+            var serialized = context.Detach();
+            if (serialized.Payload.Length > maxSize)
+            {
+                serialized.Release();
+                throw new RpcException(new Status(StatusCode.ResourceExhausted, SendTooLarge));
+            }
 
-        return payload;
+            return serialized;
+        }
+        finally
+        {
+            context.Reset();
+            t_cached = context;
+        }
     }
 
     public override void Complete(byte[] payload) => _completed = payload;
@@ -57,8 +72,24 @@ internal sealed class MessageSerializer : SerializationContext, IBufferWriter<by
         return _buffer.AsSpan(_written);
     }
 
-    /// <summary>Gives the pooled array back; the last payload is no longer valid.</summary>
-    public void Reset()
+    private SerializedMessage Detach()
+    {
+        if (_completed is { } completed)
+        {
+            return new SerializedMessage(completed, rented: null);
+        }
+
+        if (_buffer is not { } buffer)
+        {
+            return default;
+        }
+
+        var serialized = new SerializedMessage(buffer.AsMemory(0, _written), rented: buffer);
+        _buffer = null;
+        return serialized;
+    }
+
+    private void Reset()
     {
         _completed = null;
         _written = 0;

@@ -10,24 +10,22 @@ namespace Rpc.Transports.Protocol;
 /// window, and the call's end (trailers or a reset). The connection's read loop feeds it; the call
 /// object on the client or server side reads and writes through it.
 /// </summary>
-internal sealed class CallStream
+internal sealed partial class CallStream : MessageQueue
 {
     internal const string ReceiveTooLarge = "Received message exceeds the maximum configured message size.";
 
     private readonly MultiplexedConnection _connection;
-    private readonly MessageQueue _messages;
-    private readonly SendWindow _sendWindow;
     private readonly bool _isClient;
     private TaskCompletionSource<Metadata>? _responseHeaders;
     private Metadata? _receivedHeaders;
-    // One lock for the stream's queue, window and credit: they are touched briefly and rarely at once.
-    private readonly Lock _lock = new();
+    // One lock (SyncRoot) for the stream's queue, window and credit: they are touched briefly and
+    // rarely at once. It is the stream object itself (a monitor), so a call allocates no lock objects.
 
     // Assembly of a message that spans frames; touched only by the read loop.
     private byte[]? _assembly;
     private int _assembled;
 
-    // Receive credit (see docs/protocol.md, "Flow control"); under _lock.
+    // Receive credit (see docs/protocol.md, "Flow control"); under SyncRoot.
     private int _heldCredit;
     private int _creditToSend;
     private int _completeMessagesQueued;
@@ -41,8 +39,7 @@ internal sealed class CallStream
     {
         _connection = connection;
         Id = id;
-        _sendWindow = new SendWindow(connection.PeerSettings.InitialWindowSize, _lock);
-        _messages = new MessageQueue(_lock);
+        _windowAvailable = connection.PeerSettings.InitialWindowSize;
         _isClient = isClient;
     }
 
@@ -51,8 +48,6 @@ internal sealed class CallStream
 
     public MultiplexedConnection Connection => _connection;
 
-    /// <summary>The stream's lock, which the call object on top shares rather than allocating its own.</summary>
-    internal Lock SyncRoot => _lock;
 
     public IStreamObserver? Observer { get; set; }
 
@@ -69,7 +64,7 @@ internal sealed class CallStream
                 throw new InvalidOperationException("Only a client stream has response headers.");
             }
 
-            lock (_lock)
+            lock (SyncRoot)
             {
                 // Made on demand: most calls never ask for their headers.
                 if (_responseHeaders is null)
@@ -103,7 +98,7 @@ internal sealed class CallStream
     internal void OnResponseHeaders(Metadata headers)
     {
         TaskCompletionSource<Metadata>? waiting;
-        lock (_lock)
+        lock (SyncRoot)
         {
             if (!_isClient || _receivedHeaders is not null)
             {
@@ -181,9 +176,9 @@ internal sealed class CallStream
         _trailers = trailers;
         _remoteEnded = true;
         ReturnAssembly();
-        _sendWindow.Fail(trailers.Status);
+        FailWindow(trailers.Status);
         SettleHeaders(Metadata.Empty, null);
-        _messages.Complete();
+        CompleteQueue();
     }
 
     /// <summary>The peer cancelled the stream or the connection died.</summary>
@@ -198,7 +193,7 @@ internal sealed class CallStream
         Observer?.OnReset(status);
     }
 
-    internal bool OnWindowUpdate(int increment) => _sendWindow.Add(increment);
+    internal bool OnWindowUpdate(int increment) => AddToWindow(increment);
 
     // ---- reading (call object) ----
 
@@ -216,13 +211,13 @@ internal sealed class CallStream
                 throw new StreamResetException(reset);
             }
 
-            if (_messages.TryDequeue(out var message))
+            if (TryDequeue(out var message))
             {
                 await GrantCreditAsync(OnConsumed(message.Length)).ConfigureAwait(false);
                 return message;
             }
 
-            if (!await _messages.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            if (!await WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
                 if (ResetStatus is { } resetAtEnd)
                 {
@@ -246,7 +241,7 @@ internal sealed class CallStream
         var messageLength = frames.Message.Length;
         var whole = !frames.HasMessage
             || messageLength == 0
-            || (messageLength <= _connection.PeerSettings.MaxFrameSize && _sendWindow.TryTake(messageLength));
+            || (messageLength <= _connection.PeerSettings.MaxFrameSize && TryTakeWindow(messageLength));
         try
         {
             if (whole)
@@ -266,7 +261,7 @@ internal sealed class CallStream
         if (frames.TrailersStatus is not null && TryClose())
         {
             _connection.RemoveStream(this);
-            _messages.Complete();
+            CompleteQueue();
         }
     }
 
@@ -324,7 +319,7 @@ internal sealed class CallStream
         var maxFrame = _connection.PeerSettings.MaxFrameSize;
         while (!remaining.IsEmpty)
         {
-            var granted = await _sendWindow.TakeAsync(Math.Min(remaining.Length, maxFrame), cancellationToken).ConfigureAwait(false);
+            var granted = await TakeWindowAsync(Math.Min(remaining.Length, maxFrame), cancellationToken).ConfigureAwait(false);
             var fragment = remaining[..granted];
             remaining = remaining[granted..];
             var flags = FrameFlags.None;
@@ -401,16 +396,16 @@ internal sealed class CallStream
         _resetStatus = status;
         _remoteEnded = true;
         ReturnAssembly();
-        _sendWindow.Fail(status);
+        FailWindow(status);
         SettleHeaders(null, status);
-        _messages.Complete();
+        CompleteQueue();
     }
 
     /// <summary>The call ended before headers came: empty ones if the server ended it, its status otherwise.</summary>
     private void SettleHeaders(Metadata? empty, Status? failure)
     {
         TaskCompletionSource<Metadata>? waiting;
-        lock (_lock)
+        lock (SyncRoot)
         {
             if (!_isClient || _receivedHeaders is not null)
             {
@@ -441,18 +436,18 @@ internal sealed class CallStream
     private void OnRemoteEnd()
     {
         _remoteEnded = true;
-        _messages.Complete();
+        CompleteQueue();
     }
 
     private void Enqueue(IncomingMessage message, int lastFragmentLength)
     {
-        lock (_lock)
+        lock (SyncRoot)
         {
             _heldCredit += lastFragmentLength;
             _completeMessagesQueued++;
         }
 
-        _messages.TryEnqueue(message);
+        TryEnqueue(message);
     }
 
     private void AppendToAssembly(ReadOnlySequence<byte> payload, int length)
@@ -489,7 +484,7 @@ internal sealed class CallStream
 
     private int OnPartialReceived(int length)
     {
-        lock (_lock)
+        lock (SyncRoot)
         {
             _heldCredit += length;
             // With no whole message waiting, the reader needs this message's rest to make progress:
@@ -500,7 +495,7 @@ internal sealed class CallStream
 
     private int OnConsumed(int length)
     {
-        lock (_lock)
+        lock (SyncRoot)
         {
             _completeMessagesQueued--;
             return ReleaseHeld(_completeMessagesQueued == 0 ? _heldCredit : Math.Min(_heldCredit, length));

@@ -8,9 +8,12 @@ namespace Rpc.Transports.Protocol;
 /// a queue is made only when more pile up; a waiting reader costs no allocation either. Readers
 /// resume on the thread pool, never on the connection's read loop.
 /// </summary>
-internal sealed class MessageQueue : IValueTaskSource<bool>
+/// <remarks>
+/// A stream is a queue (<see cref="CallStream"/> derives from it) rather than having one: one
+/// object less per stream, and the stream's lock is this object.
+/// </remarks>
+internal abstract class MessageQueue : IValueTaskSource<bool>
 {
-    private readonly Lock _lock;
     private ManualResetValueTaskSourceCore<bool> _waiter = new() { RunContinuationsAsynchronously = true };
     private IncomingMessage _first;
     private bool _hasFirst;
@@ -19,13 +22,13 @@ internal sealed class MessageQueue : IValueTaskSource<bool>
     private bool _waiting;
     private CancellationTokenRegistration _cancellation;
 
-    /// <summary>Creates the queue; it shares its stream's lock rather than allocating one.</summary>
-    public MessageQueue(Lock streamLock) => _lock = streamLock;
+    /// <summary>The stream's lock, which the call object on top shares rather than allocating its own.</summary>
+    internal object SyncRoot => this;
 
     /// <summary>Adds a message; false (and the message is released) once the queue is complete.</summary>
-    public bool TryEnqueue(IncomingMessage message)
+    protected bool TryEnqueue(IncomingMessage message)
     {
-        lock (_lock)
+        lock (SyncRoot)
         {
             if (_completed)
             {
@@ -54,9 +57,9 @@ internal sealed class MessageQueue : IValueTaskSource<bool>
     }
 
     /// <summary>No more messages will come; a waiting reader wakes.</summary>
-    public void Complete()
+    protected void CompleteQueue()
     {
-        lock (_lock)
+        lock (SyncRoot)
         {
             _completed = true;
             if (!TakeWaiter())
@@ -68,9 +71,9 @@ internal sealed class MessageQueue : IValueTaskSource<bool>
         Signal(false);
     }
 
-    public bool TryDequeue(out IncomingMessage message)
+    protected bool TryDequeue(out IncomingMessage message)
     {
-        lock (_lock)
+        lock (SyncRoot)
         {
             if (!_hasFirst)
             {
@@ -94,9 +97,9 @@ internal sealed class MessageQueue : IValueTaskSource<bool>
     }
 
     /// <summary>True when a message can be taken, false when the queue is complete and empty.</summary>
-    public ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken)
+    protected ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken)
     {
-        lock (_lock)
+        lock (SyncRoot)
         {
             if (_hasFirst)
             {
@@ -122,7 +125,7 @@ internal sealed class MessageQueue : IValueTaskSource<bool>
 
     private void OnCancelled(CancellationToken token)
     {
-        lock (_lock)
+        lock (SyncRoot)
         {
             if (!_waiting)
             {
