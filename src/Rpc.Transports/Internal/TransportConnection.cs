@@ -63,25 +63,29 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     /// <summary>Starts the loops; call once the medium is connected.</summary>
     protected void Start()
     {
-        _receiveTask = StartReceiving(_input.Writer);
+        _receiveTask = ReceivesOnThread ? StartReceiveThread() : ReceiveLoopAsync();
         _sendTask = SendLoopAsync();
     }
 
     /// <summary>
-    /// Starts moving received bytes into <paramref name="input"/> until the peer ends the stream,
-    /// then completes it. By default an asynchronous loop over <see cref="ReceiveAsync"/>; a medium
-    /// that waits by blocking runs its own loop on a thread of its own.
+    /// Whether the medium is read by blocking a thread of the connection's own (see
+    /// <see cref="Receive"/>) rather than by an asynchronous loop over <see cref="ReceiveAsync"/>.
+    /// A thread that waits in the kernel is woken directly when bytes arrive, and the protocol's
+    /// frame loop then runs on it.
     /// </summary>
-    protected virtual Task StartReceiving(PipeWriter input) => ReceiveLoopAsync();
+    protected virtual bool ReceivesOnThread => false;
+
+    /// <summary>Blocks until at least one byte is read; 0 means the peer ended the stream.</summary>
+    protected virtual int Receive(Span<byte> buffer) => throw new NotSupportedException();
+
+    /// <summary>Reads at least one byte; 0 means the peer ended the stream.</summary>
+    protected virtual ValueTask<int> ReceiveAsync(Memory<byte> buffer) => throw new NotSupportedException();
 
     /// <summary>Releases what must outlive both loops (a memory mapping, say); runs after they end.</summary>
     protected virtual ValueTask DisposeMediumAsync() => ValueTask.CompletedTask;
 
     /// <summary>Whether the connection was closed from this side.</summary>
     protected bool IsClosed => Volatile.Read(ref _closed);
-
-    /// <summary>Reads at least one byte; 0 means the peer ended the stream.</summary>
-    protected abstract ValueTask<int> ReceiveAsync(Memory<byte> buffer);
 
     /// <summary>Sends all of <paramref name="buffer"/>.</summary>
     protected abstract ValueTask SendAsync(ReadOnlyMemory<byte> buffer);
@@ -124,6 +128,52 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         }
 
         CloseMedium();
+    }
+
+    private Task StartReceiveThread()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() => ReceiveLoop(done)) { IsBackground = true, Name = "Rpc receive " + Peer };
+        thread.Start();
+        return done.Task;
+    }
+
+    private void ReceiveLoop(TaskCompletionSource done)
+    {
+        Exception? error = null;
+        var writer = _input.Writer;
+        try
+        {
+            var readSize = MinReceiveBufferSize;
+            while (true)
+            {
+                var span = writer.GetSpan(readSize);
+                var received = Receive(span);
+                if (received == 0)
+                {
+                    break;
+                }
+
+                readSize = received == span.Length ? Math.Min(readSize * 2, MaxReceiveBufferSize) : MinReceiveBufferSize;
+                writer.Advance(received);
+                var flush = writer.FlushAsync();
+                // This thread exists to wait; blocking it on a full input pipe is the backpressure.
+                var result = flush.IsCompleted ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (IsConnectionEnd(ex))
+        {
+            error = Volatile.Read(ref _closed) ? null : ex as IOException ?? new IOException("The connection was reset by the peer.", ex);
+        }
+        finally
+        {
+            writer.Complete(error);
+            done.SetResult();
+        }
     }
 
     private async Task ReceiveLoopAsync()

@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using System.Net.Sockets;
 using Rpc.Transports.Internal;
 
@@ -12,8 +11,6 @@ namespace Rpc.Transports.SharedMemory;
 /// </summary>
 internal sealed class SharedMemoryConnection : TransportConnection
 {
-    private const int ReceiveChunk = 64 * 1024;
-
     private readonly Socket _control;
     private readonly SharedSegment _segment;
     private readonly SharedRing _incoming;
@@ -31,50 +28,9 @@ internal sealed class SharedMemoryConnection : TransportConnection
         Start();
     }
 
-    protected override Task StartReceiving(PipeWriter input)
-    {
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(() => ReceiveLoop(input, done)) { IsBackground = true, Name = "Rpc shm receive" };
-        thread.Start();
-        return done.Task;
-    }
+    protected override bool ReceivesOnThread => true;
 
-    private void ReceiveLoop(PipeWriter input, TaskCompletionSource done)
-    {
-        Exception? error = null;
-        try
-        {
-            while (true)
-            {
-                var received = _incoming.Read(input.GetSpan(ReceiveChunk));
-                if (received == 0)
-                {
-                    break;
-                }
-
-                input.Advance(received);
-                var flush = input.FlushAsync();
-                // This thread exists to wait; blocking it on a full input pipe is the backpressure.
-                var result = flush.IsCompleted ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    break;
-                }
-            }
-        }
-        catch (IOException ex)
-        {
-            error = IsClosed ? null : ex;
-        }
-        finally
-        {
-            input.Complete(error);
-            done.SetResult();
-        }
-    }
-
-    protected override ValueTask<int> ReceiveAsync(Memory<byte> buffer) =>
-        throw new InvalidOperationException("The shared-memory connection receives on its own thread.");
+    protected override int Receive(Span<byte> buffer) => _incoming.Read(buffer);
 
     protected override ValueTask SendAsync(ReadOnlyMemory<byte> buffer)
     {

@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using System.Net.Sockets;
 using Rpc.Transports.Internal;
 
@@ -15,9 +14,6 @@ namespace Rpc.Transports.Sockets;
 /// </remarks>
 internal sealed class SocketConnection : TransportConnection
 {
-    private const int ReceiveChunk = 16 * 1024;
-    private const int MaxReceiveChunk = 256 * 1024;
-
     private readonly Socket _socket;
 
     public SocketConnection(Socket socket, string peer, int maxBufferSize)
@@ -27,56 +23,13 @@ internal sealed class SocketConnection : TransportConnection
         Start();
     }
 
-    protected override Task StartReceiving(PipeWriter input)
+    protected override bool ReceivesOnThread => SocketPoll.IsSupported;
+
+    protected override int Receive(Span<byte> buffer)
     {
-        if (!SocketPoll.IsSupported)
-        {
-            return base.StartReceiving(input);
-        }
-
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(() => ReceiveLoop(input, done)) { IsBackground = true, Name = "Rpc socket receive" };
-        thread.Start();
-        return done.Task;
-    }
-
-    private void ReceiveLoop(PipeWriter input, TaskCompletionSource done)
-    {
-        Exception? error = null;
-        try
-        {
-            var readSize = ReceiveChunk;
-            while (true)
-            {
-                SocketPoll.WaitReadable(_socket);
-                var span = input.GetSpan(readSize);
-                // Readable, so this returns at once: bytes, or 0 at the end of the stream.
-                var received = _socket.Receive(span, SocketFlags.None);
-                if (received == 0)
-                {
-                    break;
-                }
-
-                readSize = received == span.Length ? Math.Min(readSize * 2, MaxReceiveChunk) : ReceiveChunk;
-                input.Advance(received);
-                var flush = input.FlushAsync();
-                // This thread exists to wait; blocking it on a full input pipe is the backpressure.
-                var result = flush.IsCompleted ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    break;
-                }
-            }
-        }
-        catch (Exception ex) when (IsConnectionEnd(ex))
-        {
-            error = IsClosed ? null : new IOException("The connection was reset by the peer.", ex);
-        }
-        finally
-        {
-            input.Complete(error);
-            done.SetResult();
-        }
+        SocketPoll.WaitReadable(_socket);
+        // Readable, so this returns at once: bytes, or 0 at the end of the stream.
+        return _socket.Receive(buffer, SocketFlags.None);
     }
 
     protected override ValueTask<int> ReceiveAsync(Memory<byte> buffer) => _socket.ReceiveAsync(buffer, SocketFlags.None);
