@@ -23,11 +23,11 @@ internal sealed class SocketConnection : TransportConnection
         Start();
     }
 
-    protected override bool ReceivesOnThread => SocketPoll.IsSupported;
+    protected override bool ReceivesOnThread => Readiness.IsSupported;
 
     protected override int Receive(Span<byte> buffer)
     {
-        SocketPoll.WaitReadable(_socket);
+        Readiness.WaitReadable(_socket.SafeHandle);
         // Readable, so this returns at once: bytes, or 0 at the end of the stream.
         return _socket.Receive(buffer, SocketFlags.None);
     }
