@@ -211,9 +211,9 @@ internal sealed partial class CallStream : MessageQueue
                 throw new StreamResetException(reset);
             }
 
-            if (TryDequeue(out var message))
+            if (TryDequeue(out var message, out var credit))
             {
-                await GrantCreditAsync(OnConsumed(message.Length)).ConfigureAwait(false);
+                await GrantCreditAsync(credit).ConfigureAwait(false);
                 return message;
             }
 
@@ -439,15 +439,18 @@ internal sealed partial class CallStream : MessageQueue
         CompleteQueue();
     }
 
-    private void Enqueue(IncomingMessage message, int lastFragmentLength)
-    {
-        lock (SyncRoot)
-        {
-            _heldCredit += lastFragmentLength;
-            _completeMessagesQueued++;
-        }
+    private void Enqueue(IncomingMessage message, int lastFragmentLength) => TryEnqueue(message, lastFragmentLength);
 
-        TryEnqueue(message);
+    protected override void OnEnqueuedLocked(int bytes)
+    {
+        _heldCredit += bytes;
+        _completeMessagesQueued++;
+    }
+
+    protected override int OnDequeuedLocked(int length)
+    {
+        _completeMessagesQueued--;
+        return ReleaseHeld(_completeMessagesQueued == 0 ? _heldCredit : Math.Min(_heldCredit, length));
     }
 
     private void AppendToAssembly(ReadOnlySequence<byte> payload, int length)
@@ -493,14 +496,6 @@ internal sealed partial class CallStream : MessageQueue
         }
     }
 
-    private int OnConsumed(int length)
-    {
-        lock (SyncRoot)
-        {
-            _completeMessagesQueued--;
-            return ReleaseHeld(_completeMessagesQueued == 0 ? _heldCredit : Math.Min(_heldCredit, length));
-        }
-    }
 
     private int ReleaseHeld(int amount)
     {

@@ -25,11 +25,15 @@ internal abstract class MessageQueue : IValueTaskSource<bool>
     /// <summary>The stream's lock, which the call object on top shares rather than allocating its own.</summary>
     internal object SyncRoot => this;
 
-    /// <summary>Adds a message; false (and the message is released) once the queue is complete.</summary>
-    protected bool TryEnqueue(IncomingMessage message)
+    /// <summary>
+    /// Adds a message; false (and the message is released) once the queue is complete.
+    /// <paramref name="bytes"/> goes to <see cref="OnEnqueuedLocked"/> under the same lock.
+    /// </summary>
+    protected bool TryEnqueue(IncomingMessage message, int bytes)
     {
         lock (SyncRoot)
         {
+            OnEnqueuedLocked(bytes);
             if (_completed)
             {
                 message.Release();
@@ -71,13 +75,15 @@ internal abstract class MessageQueue : IValueTaskSource<bool>
         Signal(false);
     }
 
-    protected bool TryDequeue(out IncomingMessage message)
+    /// <summary>Takes the oldest message; <paramref name="credit"/> is what <see cref="OnDequeuedLocked"/> made of it.</summary>
+    protected bool TryDequeue(out IncomingMessage message, out int credit)
     {
         lock (SyncRoot)
         {
             if (!_hasFirst)
             {
                 message = default;
+                credit = 0;
                 return false;
             }
 
@@ -92,9 +98,19 @@ internal abstract class MessageQueue : IValueTaskSource<bool>
                 _hasFirst = false;
             }
 
+            credit = OnDequeuedLocked(message.Length);
             return true;
         }
     }
+
+    /// <summary>
+    /// Under the queue's lock as a message is added: the stream's flow-control accounting shares
+    /// the critical section, so the read loop and the reader each take the lock once per message.
+    /// </summary>
+    protected abstract void OnEnqueuedLocked(int bytes);
+
+    /// <summary>Under the queue's lock as a message is taken; returns the credit to grant the sender.</summary>
+    protected abstract int OnDequeuedLocked(int length);
 
     /// <summary>True when a message can be taken, false when the queue is complete and empty.</summary>
     protected ValueTask<bool> WaitToReadAsync(CancellationToken cancellationToken)
