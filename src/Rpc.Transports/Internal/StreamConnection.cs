@@ -32,7 +32,7 @@ internal sealed class StreamConnection : TransportConnection
         Start();
     }
 
-    protected override bool ReceivesOnThread => _polledPipe is not null;
+    protected override ReceiveMode Receiving => _polledPipe is not null ? ReceiveMode.ThreadWhileAvailable : ReceiveMode.Async;
 
     protected override int Receive(Span<byte> buffer) =>
         // Readable, so the read returns at once: bytes, or 0 at the end of the stream.

@@ -63,17 +63,39 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     /// <summary>Starts the loops; call once the medium is connected.</summary>
     protected void Start()
     {
-        _receiveTask = ReceivesOnThread ? StartReceiveThread() : ReceiveLoopAsync();
+        var onThread = Receiving switch
+        {
+            ReceiveMode.Thread => true,
+            ReceiveMode.ThreadWhileAvailable => ReceiveThreads.TryReserve(),
+            _ => false,
+        };
+        _receiveTask = onThread ? StartReceiveThread(reserved: Receiving == ReceiveMode.ThreadWhileAvailable) : ReceiveLoopAsync();
         _sendTask = SendLoopAsync();
     }
 
     /// <summary>
     /// Whether the medium is read by blocking a thread of the connection's own (see
-    /// <see cref="Receive"/>) rather than by an asynchronous loop over <see cref="ReceiveAsync"/>.
+    /// <see cref="Receive"/>) or by an asynchronous loop over <see cref="ReceiveAsync"/>.
     /// A thread that waits in the kernel is woken directly when bytes arrive, and the protocol's
     /// frame loop then runs on it.
     /// </summary>
-    protected virtual bool ReceivesOnThread => false;
+    protected virtual ReceiveMode Receiving => ReceiveMode.Async;
+
+    /// <summary>How a medium waits for bytes.</summary>
+    protected enum ReceiveMode
+    {
+        /// <summary>An asynchronous loop over <see cref="ReceiveAsync"/>.</summary>
+        Async,
+
+        /// <summary>
+        /// A thread of the connection's own over <see cref="Receive"/>, while the process has fewer
+        /// than <see cref="ReceiveThreads.Max"/> of them; asynchronously beyond that.
+        /// </summary>
+        ThreadWhileAvailable,
+
+        /// <summary>Always a thread of its own: the medium has no asynchronous wait.</summary>
+        Thread,
+    }
 
     /// <summary>Blocks until at least one byte is read; 0 means the peer ended the stream.</summary>
     protected virtual int Receive(Span<byte> buffer) => throw new NotSupportedException();
@@ -130,15 +152,15 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         CloseMedium();
     }
 
-    private Task StartReceiveThread()
+    private Task StartReceiveThread(bool reserved)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(() => ReceiveLoop(done)) { IsBackground = true, Name = "Rpc receive " + Peer };
+        var thread = new Thread(() => ReceiveLoop(done, reserved)) { IsBackground = true, Name = "Rpc receive " + Peer };
         thread.Start();
         return done.Task;
     }
 
-    private void ReceiveLoop(TaskCompletionSource done)
+    private void ReceiveLoop(TaskCompletionSource done, bool reserved)
     {
         Exception? error = null;
         var writer = _input.Writer;
@@ -172,6 +194,11 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         finally
         {
             writer.Complete(error);
+            if (reserved)
+            {
+                ReceiveThreads.Release();
+            }
+
             done.SetResult();
         }
     }

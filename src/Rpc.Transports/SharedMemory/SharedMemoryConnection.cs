@@ -28,7 +28,7 @@ internal sealed class SharedMemoryConnection : TransportConnection
         Start();
     }
 
-    protected override bool ReceivesOnThread => true;
+    protected override ReceiveMode Receiving => ReceiveMode.Thread;
 
     protected override int Receive(Span<byte> buffer) => _incoming.Read(buffer);
 

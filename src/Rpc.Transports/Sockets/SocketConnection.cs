@@ -10,7 +10,8 @@ namespace Rpc.Transports.Sockets;
 /// asynchronous receive takes two wake-ups instead: the runtime's socket thread, then a thread-pool
 /// thread. Measured over a Unix socket (grpc-dotnet 75–84 µs and 46–56k calls/s in the same
 /// runs): sequential unary p50 45 → 30 µs, 64 callers 117–138k → 176–194k calls/s. The price is
-/// one thread per connection, asleep in the kernel while the connection is idle.
+/// one thread per connection, asleep in the kernel while the connection is idle, up to
+/// <see cref="ReceiveThreads.Max"/> in a process; connections beyond that receive asynchronously.
 /// </remarks>
 internal sealed class SocketConnection : TransportConnection
 {
@@ -23,7 +24,7 @@ internal sealed class SocketConnection : TransportConnection
         Start();
     }
 
-    protected override bool ReceivesOnThread => Readiness.IsSupported;
+    protected override ReceiveMode Receiving => Readiness.IsSupported ? ReceiveMode.ThreadWhileAvailable : ReceiveMode.Async;
 
     protected override int Receive(Span<byte> buffer)
     {

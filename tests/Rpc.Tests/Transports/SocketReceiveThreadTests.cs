@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using Rpc.Tests.Infrastructure;
 using Rpc.Transports;
+using Rpc.Transports.Internal;
 using Xunit;
 
 namespace Rpc.Tests.Transports;
@@ -43,6 +44,41 @@ public sealed class SocketReceiveThreadTests
         var end = await pair.Server.Transport.Input.ReadAsync().AsTask().DefaultTimeout();
         Assert.True(end.IsCompleted);
         Assert.True(end.Buffer.IsEmpty);
+    }
+
+    [Fact]
+    public async Task ManyConnections_BeyondTheThreadCap_StillCarryBytesBothWays()
+    {
+        // Both ends of each pair are in this process: 150 pairs hold more connections than there
+        // are receive threads to give, so some of them must receive asynchronously.
+        var pairs = new List<ConnectedPair>();
+        try
+        {
+            for (var i = 0; i < 150; i++)
+            {
+                pairs.Add(await ConnectedPair.CreateAsync("unix"));
+            }
+
+            Assert.InRange(ReceiveThreads.Count, 1, ReceiveThreads.Max);
+            foreach (var pair in pairs)
+            {
+                await pair.Client.Transport.Output.WriteAsync(new byte[] { 7 });
+                await pair.Server.Transport.Output.WriteAsync(new byte[] { 9 });
+            }
+
+            foreach (var pair in pairs)
+            {
+                Assert.Equal(new byte[] { 7 }, await ReadExactlyAsync(pair.Server.Transport.Input, 1).DefaultTimeout());
+                Assert.Equal(new byte[] { 9 }, await ReadExactlyAsync(pair.Client.Transport.Input, 1).DefaultTimeout());
+            }
+        }
+        finally
+        {
+            foreach (var pair in pairs)
+            {
+                await pair.DisposeAsync();
+            }
+        }
     }
 
     private static async Task<byte[]> ReadExactlyAsync(PipeReader reader, int length)
