@@ -27,6 +27,11 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     // Frames written between two sends usually land in one segment, so one system call sends them.
     private const int SendSegmentSize = 16 * 1024;
 
+    // A send loop that finds frames already waiting sends less than this only after yielding once:
+    // server streaming, two runs each, unix 0.90–0.93M → 1.09–1.24M msgs/s, tcp 0.63–0.69M →
+    // 0.77–0.79M; unary latency and 64 callers unchanged (an idle connection never waits here).
+    private const int CoalesceBelow = 8 * 1024;
+
     private readonly Pipe _input;
     private readonly Pipe _output;
     private readonly Lock _closeLock = new();
@@ -250,10 +255,24 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         {
             while (true)
             {
-                var result = await reader.ReadAsync().ConfigureAwait(false);
+                var pending = reader.ReadAsync();
+                var burst = pending.IsCompleted;
+                var result = await pending.ConfigureAwait(false);
                 if (result.IsCanceled)
                 {
                     break;
+                }
+
+                if (burst && result.Buffer.Length < CoalesceBelow && !result.IsCompleted)
+                {
+                    // Frames were already waiting, so writers are producing as fast as we send:
+                    // give them the core once and send what they add in the same system call.
+                    reader.AdvanceTo(result.Buffer.Start);
+                    Thread.Yield();
+                    if (!reader.TryRead(out result) || result.IsCanceled)
+                    {
+                        break;
+                    }
                 }
 
                 var buffer = result.Buffer;
