@@ -102,6 +102,12 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         Thread,
     }
 
+    /// <summary>
+    /// Whether a send is a system call worth sharing: then a send loop that finds frames already
+    /// waiting yields once before sending a small batch. Not for shared memory, where a send is a copy.
+    /// </summary>
+    protected virtual bool CoalescesSends => true;
+
     /// <summary>Blocks until at least one byte is read; 0 means the peer ended the stream.</summary>
     protected virtual int Receive(Span<byte> buffer) => throw new NotSupportedException();
 
@@ -263,7 +269,7 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
                     break;
                 }
 
-                if (burst && result.Buffer.Length < CoalesceBelow && !result.IsCompleted)
+                if (burst && CoalescesSends && result.Buffer.Length < CoalesceBelow && !result.IsCompleted)
                 {
                     // Frames were already waiting, so writers are producing as fast as we send:
                     // give them the core once and send what they add in the same system call.

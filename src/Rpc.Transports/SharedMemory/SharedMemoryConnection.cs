@@ -30,6 +30,8 @@ internal sealed class SharedMemoryConnection : TransportConnection
 
     protected override ReceiveMode Receiving => ReceiveMode.Thread;
 
+    protected override bool CoalescesSends => false;
+
     protected override int Receive(Span<byte> buffer) => _incoming.Read(buffer);
 
     protected override ValueTask SendAsync(ReadOnlyMemory<byte> buffer)
