@@ -217,6 +217,9 @@ public abstract class ConformanceTests : IAsyncLifetime
     [Fact]
     public async Task Deadline_OnSleepingServer_ExceededOnBothSides()
     {
+        // Connect first: under load a TLS handshake can outlast the 300 ms deadline, and a call
+        // that never reached the server cannot show the server-side cancellation this test is about.
+        await Client.EmptyCallAsync(new Empty()).ResponseAsync.DefaultTimeout();
         var key = Guid.NewGuid().ToString();
         var ex = await Assert.ThrowsAsync<RpcException>(() =>
             Client.SleepAsync(new SleepRequest { Key = key, Millis = 20_000 }, deadline: DateTime.UtcNow.AddMilliseconds(300)).ResponseAsync.DefaultTimeout());
