@@ -11,6 +11,7 @@ namespace Rpc.Tests.Transports;
 /// Socket connections receive on a thread blocked in poll(2); these pin down that it carries bytes
 /// of every size and lets go of an idle connection at once from either side.
 /// </summary>
+[Collection(RunsAlone.Name)]
 public sealed class SocketReceiveThreadTests
 {
     [Theory]
