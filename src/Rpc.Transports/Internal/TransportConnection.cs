@@ -296,7 +296,9 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         }
         catch (Exception ex) when (IsConnectionEnd(ex))
         {
-            error = ex;
+            // Writers see this on their next flush; the protocol expects an IOException for a dead
+            // medium (a socket's "broken pipe" is a SocketException, which escaped shutdown once).
+            error = ex as IOException ?? new IOException("The connection was reset by the peer.", ex);
         }
         finally
         {

@@ -95,8 +95,16 @@ internal sealed partial class CallStream : MessageQueue
 
     // ---- receiving (read loop) ----
 
+    // A stream this side has closed (reset, or its trailers sent) drops what the peer sent before
+    // it learned of that: those frames crossed on the wire and are no protocol error.
+
     internal void OnResponseHeaders(Metadata headers)
     {
+        if (IsClosed)
+        {
+            return;
+        }
+
         TaskCompletionSource<Metadata>? waiting;
         lock (SyncRoot)
         {
@@ -114,6 +122,11 @@ internal sealed partial class CallStream : MessageQueue
 
     internal async ValueTask OnMessageFragmentAsync(ReadOnlySequence<byte> payload, byte flags)
     {
+        if (IsClosed)
+        {
+            return;
+        }
+
         if (_remoteEnded)
         {
             throw new ProtocolException($"Stream {Id} received a MESSAGE after its sender ended it.");
@@ -158,6 +171,11 @@ internal sealed partial class CallStream : MessageQueue
 
     internal void OnHalfClose()
     {
+        if (IsClosed)
+        {
+            return;
+        }
+
         if (_remoteEnded)
         {
             throw new ProtocolException($"Stream {Id} was half-closed twice.");

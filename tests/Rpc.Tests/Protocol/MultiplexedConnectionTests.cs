@@ -128,6 +128,24 @@ public sealed class MultiplexedConnectionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task FramesCrossingALocalReset_AreDropped_ConnectionStaysUp()
+    {
+        var stream = _clientConnection.CreateStream();
+        await stream.SendAsync(new OutgoingFrames { Method = "/s/m", TimeoutMicroseconds = -1 }).DefaultTimeout();
+        await _server.NextAsync();
+        await stream.ResetAsync(new Status(StatusCode.Cancelled, "bye")).DefaultTimeout();
+
+        // What the server sent before our CANCEL reached it arrives after the reset; the read loop
+        // may still have found the stream in the table a moment before the reset removed it.
+        await stream.OnMessageFragmentAsync(new ReadOnlySequence<byte>(new byte[3]), FrameFlags.EndMessage | FrameFlags.EndStream);
+        stream.OnResponseHeaders(new Metadata());
+
+        await _clientConnection.PingAsync(CancellationToken.None).DefaultTimeout();
+        Assert.True(_clientConnection.AcceptsNewCalls);
+        Assert.Equal(StatusCode.Cancelled, stream.ResetStatus?.StatusCode);
+    }
+
+    [Fact]
     public async Task Ping_IsAnswered()
     {
         await _clientConnection.PingAsync(CancellationToken.None).DefaultTimeout();
