@@ -68,13 +68,9 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     /// <summary>Starts the loops; call once the medium is connected.</summary>
     protected void Start()
     {
-        var onThread = Receiving switch
-        {
-            ReceiveMode.Thread => true,
-            ReceiveMode.ThreadWhileAvailable => ReceiveThreads.TryReserve(),
-            _ => false,
-        };
-        _receiveTask = onThread ? StartReceiveThread(reserved: Receiving == ReceiveMode.ThreadWhileAvailable) : ReceiveLoopAsync();
+        var mode = Receiving;
+        var onThread = mode == ReceiveMode.Thread || (mode == ReceiveMode.ThreadWhileAvailable && ReceiveThreads.TryReserve());
+        _receiveTask = onThread ? StartReceiveThread(reserved: mode == ReceiveMode.ThreadWhileAvailable) : ReceiveLoopAsync();
         _sendTask = SendLoopAsync();
     }
 
@@ -116,9 +112,6 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
 
     /// <summary>Releases what must outlive both loops (a memory mapping, say); runs after they end.</summary>
     protected virtual ValueTask DisposeMediumAsync() => ValueTask.CompletedTask;
-
-    /// <summary>Whether the connection was closed from this side.</summary>
-    protected bool IsClosed => Volatile.Read(ref _closed);
 
     /// <summary>Sends all of <paramref name="buffer"/>.</summary>
     protected abstract ValueTask SendAsync(ReadOnlyMemory<byte> buffer);
