@@ -268,7 +268,14 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
                     // give them the core once and send what they add in the same system call.
                     reader.AdvanceTo(result.Buffer.Start);
                     Thread.Yield();
-                    if (!reader.TryRead(out result) || result.IsCanceled)
+                    // The frames left unconsumed are still there, so this read succeeds; were it not
+                    // to, the loop reads again rather than ending the connection's sending.
+                    if (!reader.TryRead(out result))
+                    {
+                        continue;
+                    }
+
+                    if (result.IsCanceled)
                     {
                         break;
                     }
