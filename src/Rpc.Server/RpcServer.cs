@@ -122,7 +122,7 @@ public sealed class RpcServer : IAsyncDisposable
 
             foreach (var address in _addresses)
             {
-                var listener = await _transports.Resolve(address).BindAsync(address, cancellationToken).ConfigureAwait(false);
+                var listener = await _transports.Resolve(address).BindAsync(address, new ListenOptions(), cancellationToken).ConfigureAwait(false);
                 _listeners.Add(listener);
                 ServerLog.Listening(_environment.Logger, listener.Address.ToString());
             }

@@ -13,9 +13,9 @@ public interface ITransport
     /// <exception cref="ArgumentException">It is not; the message names the accepted forms.</exception>
     void Validate(TransportAddress address);
 
-    /// <summary>Starts listening on <paramref name="address"/>.</summary>
+    /// <summary>Starts listening on <paramref name="address"/> with the per-address <paramref name="options"/>.</summary>
     /// <exception cref="AddressInUseException">Another live listener owns the address.</exception>
-    ValueTask<ITransportListener> BindAsync(TransportAddress address, CancellationToken cancellationToken);
+    ValueTask<ITransportListener> BindAsync(TransportAddress address, ListenOptions options, CancellationToken cancellationToken);
 
     /// <summary>Opens a connection to a listener at <paramref name="address"/>.</summary>
     /// <exception cref="ConnectionFailedException">Nothing accepted the connection.</exception>

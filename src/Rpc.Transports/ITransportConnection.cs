@@ -16,6 +16,9 @@ public interface ITransportConnection : IAsyncDisposable
     /// <summary>A description of the peer, in the form gRPC's <c>ServerCallContext.Peer</c> uses.</summary>
     string Peer { get; }
 
+    /// <summary>Who the peer is, as far as the transport knows; <see langword="null"/> when it knows nothing.</summary>
+    PeerIdentity? PeerIdentity { get; }
+
     /// <summary>Tears the connection down at once, failing pending reads and writes.</summary>
     void Abort(Exception? reason = null);
 }

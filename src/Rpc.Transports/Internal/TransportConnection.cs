@@ -61,6 +61,9 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
 
     public string Peer { get; }
 
+    /// <summary>Set by a medium that learns who its peer is (credentials, certificate) before <see cref="Start"/>.</summary>
+    public PeerIdentity? PeerIdentity { get; protected set; }
+
     PipeReader IDuplexPipe.Input => _input.Reader;
 
     PipeWriter IDuplexPipe.Output => _output.Writer;

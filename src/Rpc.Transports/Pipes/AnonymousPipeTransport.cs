@@ -80,7 +80,7 @@ public static class AnonymousPipeTransport
         {
         }
 
-        public ValueTask<ITransportListener> BindAsync(TransportAddress address, CancellationToken cancellationToken) =>
+        public ValueTask<ITransportListener> BindAsync(TransportAddress address, ListenOptions options, CancellationToken cancellationToken) =>
             throw new NotSupportedException("A parent does not listen on its child's pipes.");
 
         public ValueTask<ITransportConnection> ConnectAsync(TransportAddress address, CancellationToken cancellationToken)

@@ -18,7 +18,7 @@ public sealed class NamedPipeTransport : ITransport
     public void Validate(TransportAddress address) => GetPipeName(address);
 
     /// <inheritdoc/>
-    public ValueTask<ITransportListener> BindAsync(TransportAddress address, CancellationToken cancellationToken)
+    public ValueTask<ITransportListener> BindAsync(TransportAddress address, ListenOptions options, CancellationToken cancellationToken)
     {
         var name = GetPipeName(address);
         // Claim the name now, so "in use" is reported by Listen rather than by the first accept.

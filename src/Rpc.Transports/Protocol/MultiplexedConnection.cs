@@ -57,6 +57,8 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
 
     public string Peer => _transport.Peer;
 
+    public PeerIdentity? PeerIdentity => _transport.PeerIdentity;
+
     /// <summary>Completes once the connection is closed, for whatever reason.</summary>
     public Task Closed => _closed.Task;
 

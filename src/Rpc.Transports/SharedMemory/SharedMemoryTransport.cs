@@ -31,7 +31,7 @@ public sealed class SharedMemoryTransport : ITransport
     public void Validate(TransportAddress address) => Resolve(address);
 
     /// <inheritdoc/>
-    public async ValueTask<ITransportListener> BindAsync(TransportAddress address, CancellationToken cancellationToken)
+    public async ValueTask<ITransportListener> BindAsync(TransportAddress address, ListenOptions options, CancellationToken cancellationToken)
     {
         var (name, path) = Resolve(address);
         var socket = await UnixSocketTransport.BindSocketAsync(path, UnixFileMode.UserRead | UnixFileMode.UserWrite, 512, cancellationToken).ConfigureAwait(false);

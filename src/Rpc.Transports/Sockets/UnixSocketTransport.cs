@@ -25,7 +25,7 @@ public sealed class UnixSocketTransport : ITransport
     public void Validate(TransportAddress address) => GetPath(address);
 
     /// <inheritdoc/>
-    public async ValueTask<ITransportListener> BindAsync(TransportAddress address, CancellationToken cancellationToken)
+    public async ValueTask<ITransportListener> BindAsync(TransportAddress address, ListenOptions options, CancellationToken cancellationToken)
     {
         var path = GetPath(address);
         var socket = await BindSocketAsync(path, _options.SocketFileMode, _options.Backlog, cancellationToken).ConfigureAwait(false);

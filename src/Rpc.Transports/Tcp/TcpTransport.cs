@@ -28,7 +28,7 @@ public sealed class TcpTransport : ITransport
     public void Validate(TransportAddress address) => ParseHostPort(address);
 
     /// <inheritdoc/>
-    public async ValueTask<ITransportListener> BindAsync(TransportAddress address, CancellationToken cancellationToken)
+    public async ValueTask<ITransportListener> BindAsync(TransportAddress address, ListenOptions options, CancellationToken cancellationToken)
     {
         var (host, port) = ParseHostPort(address);
         var tls = address.Scheme == "tcps";

@@ -22,6 +22,8 @@ public sealed class InMemoryConnection : ITransportConnection
 
     public string Peer { get; }
 
+    public PeerIdentity? PeerIdentity => null;
+
     public static (InMemoryConnection Client, InMemoryConnection Server) CreatePair()
     {
         // The writer never pauses, as the transport contract requires.

@@ -118,7 +118,7 @@ public sealed class SocketReceiveThreadTests
         {
             var address = TransportAddress.Parse(scheme == "unix" ? "unix://" + TestPaths.NewSocketPath() : "tcp://127.0.0.1:0");
             var transport = TransportRegistry.Default.Resolve(address);
-            var listener = await transport.BindAsync(address, CancellationToken.None);
+            var listener = await transport.BindAsync(address, new ListenOptions(), CancellationToken.None);
             var accept = listener.AcceptAsync().AsTask();
             var client = await transport.ConnectAsync(listener.Address, CancellationToken.None);
             var server = await accept.DefaultTimeout() ?? throw new InvalidOperationException("The listener closed.");
