@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
 using static Rpc.Transports.SharedMemory.RingLayout;
 
 namespace Rpc.Transports.SharedMemory;
@@ -14,6 +15,18 @@ namespace Rpc.Transports.SharedMemory;
 /// publish and its read of the other's "sleeping" flag; the sleeper sets its flag, fences, then
 /// re-checks the ring before it sleeps. One of the two always sees the other, so no wake-up is lost.
 /// </para>
+/// <para>
+/// Trust: the peer can write anything into the shared page. Each side therefore keeps its own
+/// position in a field of this object (the shared copy is only published, never read back) and
+/// checks every load of the peer's position against it: the peer's tail may only lie in
+/// [head, head + capacity] and never move back; the peer's head only in [tail − capacity, tail],
+/// never moving back. A violation fails this ring for good with <see cref="SharedRingCorruptException"/>,
+/// so no copy is ever sized or placed by an unchecked value.
+/// </para>
+/// <para>
+/// Threads: one thread at a time produces (the connection's send loop) and one consumes (its
+/// receive thread); <see cref="Abort"/> may come from any thread.
+/// </para>
 /// </summary>
 internal sealed unsafe class SharedRing
 {
@@ -25,6 +38,15 @@ internal sealed unsafe class SharedRing
     private readonly int _capacity;
     private readonly long _spinTicks;
     private volatile bool _aborted;
+    private volatile string? _corruption;
+
+    // The producer's own tail and the consumer's own head: the authoritative copies (see above).
+    private long _tail;
+    private long _head;
+
+    // The latest positions of the peer this side has accepted, so that they never move back.
+    private long _peerHead;
+    private long _peerTail;
 
     public SharedRing(byte* ring, int capacity, TimeSpan spin)
     {
@@ -53,8 +75,8 @@ internal sealed unsafe class SharedRing
     {
         while (!source.IsEmpty)
         {
-            var tail = *Tail;
-            var free = _capacity - (tail - Volatile.Read(ref *Head));
+            var tail = _tail;
+            var free = _capacity - (tail - LoadHead());
             if (free == 0)
             {
                 WaitForSpace(tail);
@@ -66,7 +88,8 @@ internal sealed unsafe class SharedRing
             var first = Math.Min(count, _capacity - start);
             source[..first].CopyTo(new Span<byte>(_data + start, first));
             source[first..count].CopyTo(new Span<byte>(_data, count - first));
-            Volatile.Write(ref *Tail, tail + count);
+            _tail = tail + count;
+            Volatile.Write(ref *Tail, _tail);
             source = source[count..];
 
             Interlocked.MemoryBarrier();
@@ -94,8 +117,8 @@ internal sealed unsafe class SharedRing
     {
         while (true)
         {
-            var head = *Head;
-            var available = Volatile.Read(ref *Tail) - head;
+            var head = _head;
+            var available = LoadTail() - head;
             if (available > 0)
             {
                 var count = (int)Math.Min(available, destination.Length);
@@ -103,7 +126,8 @@ internal sealed unsafe class SharedRing
                 var first = Math.Min(count, _capacity - start);
                 new ReadOnlySpan<byte>(_data + start, first).CopyTo(destination);
                 new ReadOnlySpan<byte>(_data, count - first).CopyTo(destination[first..]);
-                Volatile.Write(ref *Head, head + count);
+                _head = head + count;
+                Volatile.Write(ref *Head, _head);
 
                 Interlocked.MemoryBarrier();
                 if (Volatile.Read(ref *ProducerSleeping) != 0)
@@ -118,7 +142,7 @@ internal sealed unsafe class SharedRing
             if (Volatile.Read(ref *ProducerClosed) != 0)
             {
                 // The close was published after the last tail: look once more before reporting the end.
-                if (Volatile.Read(ref *Tail) != head)
+                if (LoadTail() != head)
                 {
                     continue;
                 }
@@ -132,6 +156,56 @@ internal sealed unsafe class SharedRing
             }
 
             WaitForData(head);
+        }
+    }
+
+    /// <summary>
+    /// Producer: the consumer's head, checked. It is in [tail − capacity, tail] and at or after the
+    /// last one seen, or the ring is corrupt.
+    /// </summary>
+    private long LoadHead()
+    {
+        ThrowIfCorrupt();
+        var head = Volatile.Read(ref *Head);
+        if (head < _peerHead || head > _tail || head < _tail - _capacity)
+        {
+            Corrupt($"the consumer's head {head} is outside [{Math.Max(_peerHead, _tail - _capacity)}, {_tail}]");
+        }
+
+        _peerHead = head;
+        return head;
+    }
+
+    /// <summary>
+    /// Consumer: the producer's tail, checked. It is in [head, head + capacity] and at or after the
+    /// last one seen, or the ring is corrupt.
+    /// </summary>
+    private long LoadTail()
+    {
+        ThrowIfCorrupt();
+        var tail = Volatile.Read(ref *Tail);
+        if (tail < _peerTail || tail < _head || tail > _head + _capacity)
+        {
+            Corrupt($"the producer's tail {tail} is outside [{Math.Max(_peerTail, _head)}, {_head + _capacity}]");
+        }
+
+        _peerTail = tail;
+        return tail;
+    }
+
+    [DoesNotReturn]
+    private void Corrupt(string what)
+    {
+        _corruption = $"The shared-memory peer corrupted the ring: {what}.";
+        Abort();
+        throw new SharedRingCorruptException(_corruption);
+    }
+
+    private void ThrowIfCorrupt()
+    {
+        if (_corruption is { } corruption)
+        {
+            throw new SharedRingCorruptException(corruption);
         }
     }
 

@@ -105,6 +105,9 @@ internal sealed unsafe class SharedSegment : IDisposable
     /// <summary>The ring that <paramref name="ring"/> (0: client → server, 1: server → client) lives in.</summary>
     public SharedRing GetRing(int ring, TimeSpan spin) => new(_base + RingOffset(ring, Capacity), Capacity, spin);
 
+    /// <summary>Where ring <paramref name="ring"/> starts in this process; for tests that play a hostile peer.</summary>
+    internal byte* GetRingPointer(int ring) => _base + RingOffset(ring, Capacity);
+
     /// <summary>Removes the file; the mapping stays valid.</summary>
     public void Unlink()
     {
