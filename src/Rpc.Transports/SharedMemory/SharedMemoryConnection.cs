@@ -17,9 +17,10 @@ internal sealed class SharedMemoryConnection : TransportConnection
     private readonly SharedRing _outgoing;
     private readonly Task _watcher;
 
-    public SharedMemoryConnection(Socket control, SharedSegment segment, bool isServer, TimeSpan spin, string peer)
+    public SharedMemoryConnection(Socket control, SharedSegment segment, bool isServer, TimeSpan spin, string peer, PeerIdentity peerIdentity)
         : base(peer, maxReceiveBuffer: 1024 * 1024)
     {
+        PeerIdentity = peerIdentity;
         _control = control;
         _segment = segment;
         _incoming = segment.GetRing(isServer ? 0 : 1, spin);

@@ -5,27 +5,39 @@ using System.Text;
 namespace Rpc.Transports.SharedMemory;
 
 /// <summary>
-/// What the control socket carries once: the server names the segment it created
-/// ("RPCSHM01", ring capacity u32, path length u16, path), the client answers one byte once it has
-/// mapped it, and the server then unlinks the file.
+/// What the control socket carries, once, before the rings take over:
+/// <list type="number">
+/// <item>client → server: "RPCSHM02". The client speaks first, so a silent client costs the
+/// server a socket and no segment.</item>
+/// <item>server → client: "RPCSHM02", kind (u8), value (u32). Kind 0: the segment, value its ring
+/// capacity, its descriptor attached (SCM_RIGHTS). Kind 1: refused, value the length of a UTF-8
+/// reason that follows.</item>
+/// <item>client → server: one byte, once it has checked and mapped the segment.</item>
+/// </list>
 /// </summary>
 internal static class SharedMemoryHandshake
 {
     private const byte Mapped = 1;
-    private static ReadOnlySpan<byte> Magic => "RPCSHM01"u8;
+    private const byte KindSegment = 0;
+    private const byte KindRefused = 1;
+    private const int ReplySize = 8 + 1 + 4;
+    private const int MaxReasonLength = 4096;
+    private static ReadOnlySpan<byte> Magic => "RPCSHM02"u8;
 
+    /// <summary>Server: waits for the client's hello, then hands it a new segment.</summary>
     public static async ValueTask<SharedSegment> ServeAsync(Socket control, string name, int capacity, CancellationToken cancellationToken)
     {
+        await ReceiveHelloAsync(control, cancellationToken).ConfigureAwait(false);
         var segment = SharedSegment.Create(name, capacity);
         try
         {
-            var path = Encoding.UTF8.GetBytes(segment.Path);
-            var message = new byte[8 + 4 + 2 + path.Length];
-            Magic.CopyTo(message);
-            BinaryPrimitives.WriteInt32BigEndian(message.AsSpan(8), capacity);
-            BinaryPrimitives.WriteUInt16BigEndian(message.AsSpan(12), (ushort)path.Length);
-            path.CopyTo(message, 14);
-            await control.SendAsync(message, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            var reply = new byte[ReplySize];
+            Magic.CopyTo(reply);
+            reply[8] = KindSegment;
+            BinaryPrimitives.WriteInt32BigEndian(reply.AsSpan(9), capacity);
+            ShmNative.SendWithDescriptor(control.SafeHandle, reply, segment.Descriptor);
+            // The descriptor in flight keeps the memory alive; the server needs only its mapping.
+            segment.CloseDescriptor();
 
             var answer = new byte[1];
             await ReceiveExactlyAsync(control, answer, cancellationToken).ConfigureAwait(false);
@@ -41,40 +53,106 @@ internal static class SharedMemoryHandshake
             segment.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Server: tells the client why it is refused, after its hello so the close does not reset the reply away.</summary>
+    public static async ValueTask RefuseAsync(Socket control, string reason, CancellationToken cancellationToken)
+    {
+        await ReceiveHelloAsync(control, cancellationToken).ConfigureAwait(false);
+        var text = Encoding.UTF8.GetBytes(reason.Length > MaxReasonLength / 4 ? reason[..(MaxReasonLength / 4)] : reason);
+        var reply = new byte[ReplySize + text.Length];
+        Magic.CopyTo(reply);
+        reply[8] = KindRefused;
+        BinaryPrimitives.WriteInt32BigEndian(reply.AsSpan(9), text.Length);
+        text.CopyTo(reply, ReplySize);
+        await control.SendAsync(reply, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        control.Shutdown(SocketShutdown.Send);
+    }
+
+    /// <summary>Client: says hello, receives the segment, checks it is <paramref name="serverUserId"/>'s and maps it.</summary>
+    public static async ValueTask<SharedSegment> JoinAsync(Socket control, uint serverUserId, CancellationToken cancellationToken)
+    {
+        await control.SendAsync(Magic.ToArray(), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        var reply = new byte[ReplySize];
+        var descriptor = -1;
+        try
+        {
+            var received = 0;
+            while (received < ReplySize)
+            {
+                // Wait without consuming; recvmsg then takes the bytes and the descriptor that came with them.
+                if (await control.ReceiveAsync(reply.AsMemory(received, 1), SocketFlags.Peek, cancellationToken).ConfigureAwait(false) == 0)
+                {
+                    throw new IOException("The server closed the control socket during the shared-memory handshake.");
+                }
+
+                var count = ShmNative.ReceiveWithDescriptor(control.SafeHandle, reply.AsSpan(received), out var passed);
+                if (passed >= 0)
+                {
+                    if (descriptor >= 0)
+                    {
+                        ShmNative.CloseDescriptor(passed);
+                        throw new IOException("The server passed more than one descriptor.");
+                    }
+
+                    descriptor = passed;
+                }
+
+                received += Math.Max(count, 0);
+            }
+
+            if (!reply.AsSpan(0, 8).SequenceEqual(Magic))
+            {
+                throw new IOException("The peer is not a shared-memory Rpc server (or speaks another version).");
+            }
+
+            var value = BinaryPrimitives.ReadInt32BigEndian(reply.AsSpan(9));
+            if (reply[8] == KindRefused)
+            {
+                var reason = new byte[Math.Clamp(value, 0, MaxReasonLength)];
+                await ReceiveExactlyAsync(control, reason, cancellationToken).ConfigureAwait(false);
+                throw new IOException("The server refused the connection: " + Encoding.UTF8.GetString(reason));
+            }
+
+            if (reply[8] != KindSegment || !RingLayout.IsValidCapacity(value))
+            {
+                throw new IOException($"The server announced an invalid segment (kind {reply[8]}, ring capacity {value}).");
+            }
+
+            if (descriptor < 0)
+            {
+                throw new IOException("The server sent no shared-memory segment.");
+            }
+
+            var segment = SharedSegment.Open(descriptor, value, serverUserId);
+            try
+            {
+                await control.SendAsync(new[] { Mapped }, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                return segment;
+            }
+            catch
+            {
+                segment.Dispose();
+                throw;
+            }
+        }
         finally
         {
-            segment.Unlink();
+            // Mapped or not, the descriptor is no longer needed: the mapping keeps the memory.
+            if (descriptor >= 0)
+            {
+                ShmNative.CloseDescriptor(descriptor);
+            }
         }
     }
 
-    public static async ValueTask<SharedSegment> JoinAsync(Socket control, CancellationToken cancellationToken)
+    private static async ValueTask ReceiveHelloAsync(Socket control, CancellationToken cancellationToken)
     {
-        var header = new byte[14];
-        await ReceiveExactlyAsync(control, header, cancellationToken).ConfigureAwait(false);
-        if (!header.AsSpan(0, 8).SequenceEqual(Magic))
+        var hello = new byte[Magic.Length];
+        await ReceiveExactlyAsync(control, hello, cancellationToken).ConfigureAwait(false);
+        if (!hello.AsSpan().SequenceEqual(Magic))
         {
-            throw new IOException("The peer is not a shared-memory Rpc server.");
-        }
-
-        var capacity = BinaryPrimitives.ReadInt32BigEndian(header.AsSpan(8));
-        if (!RingLayout.IsValidCapacity(capacity))
-        {
-            throw new IOException($"The server announced an invalid ring capacity {capacity}.");
-        }
-
-        var path = new byte[BinaryPrimitives.ReadUInt16BigEndian(header.AsSpan(12))];
-        await ReceiveExactlyAsync(control, path, cancellationToken).ConfigureAwait(false);
-        var segment = SharedSegment.Open(Encoding.UTF8.GetString(path), capacity);
-        segment.Unlink();
-        try
-        {
-            await control.SendAsync(new[] { Mapped }, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-            return segment;
-        }
-        catch
-        {
-            segment.Dispose();
-            throw;
+            throw new IOException("The client is not a shared-memory Rpc client (or speaks another version).");
         }
     }
 

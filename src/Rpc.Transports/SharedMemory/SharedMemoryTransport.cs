@@ -28,40 +28,68 @@ public sealed class SharedMemoryTransport : ITransport
     public IReadOnlyCollection<string> Schemes { get; } = ["shm"];
 
     /// <inheritdoc/>
-    public void Validate(TransportAddress address) => Resolve(address);
+    public void Validate(TransportAddress address) => GetName(address);
 
     /// <inheritdoc/>
     public async ValueTask<ITransportListener> BindAsync(TransportAddress address, ListenOptions options, CancellationToken cancellationToken)
     {
-        var (name, path) = Resolve(address);
-        var socket = await UnixSocketTransport.BindSocketAsync(path, UnixFileMode.UserRead | UnixFileMode.UserWrite, 512, cancellationToken).ConfigureAwait(false);
-        return new SharedMemoryListener(socket, address, name, path, _options);
+        ArgumentNullException.ThrowIfNull(options);
+        var name = GetName(address);
+        var path = GetRendezvousPath(address);
+        var mode = options.FileMode ?? (UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        var socket = await UnixSocketTransport.BindSocketAsync(path, mode, 512, cancellationToken).ConfigureAwait(false);
+        return new SharedMemoryListener(socket, address, name, path, _options, options);
     }
 
     /// <inheritdoc/>
     public async ValueTask<ITransportConnection> ConnectAsync(TransportAddress address, CancellationToken cancellationToken)
     {
-        var (_, path) = Resolve(address);
+        GetName(address);
+        string path;
+        try
+        {
+            path = GetRendezvousPath(address);
+        }
+        catch (IOException ex)
+        {
+            throw new ConnectionFailedException($"Could not connect to '{address}': {ex.Message}", ex);
+        }
+
         var control = await UnixSocketTransport.ConnectSocketAsync(path, address, cancellationToken).ConfigureAwait(false);
         try
         {
+            // Whoever listens on the rendezvous socket receives every call: it must be this user.
+            var server = PeerCredentials.Read(control);
+            var ownUserId = ShmNative.EffectiveUserId;
+            if (server.UserId != ownUserId)
+            {
+                throw new IOException($"the listener on '{path}' runs as uid {server.UserId}, not as this user ({ownUserId}); refusing to trust it");
+            }
+
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(_options.HandshakeTimeout);
-            var segment = await SharedMemoryHandshake.JoinAsync(control, timeout.Token).ConfigureAwait(false);
-            return new SharedMemoryConnection(control, segment, isServer: false, _options.SpinDuration, address.ToString());
+            var segment = await SharedMemoryHandshake.JoinAsync(control, ownUserId, timeout.Token).ConfigureAwait(false);
+            return new SharedMemoryConnection(control, segment, isServer: false, _options.SpinDuration, address.ToString(), server);
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException)
         {
             control.Dispose();
-            throw new ConnectionFailedException($"Could not set up shared memory with '{address}': {ex.Message}", ex);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new ConnectionFailedException($"Could not set up shared memory with '{address}' (rendezvous '{path}'): {ex.Message}", ex);
         }
     }
 
-    /// <summary>The rendezvous socket path for <paramref name="address"/>.</summary>
-    public string GetRendezvousPath(TransportAddress address) => Resolve(address).Path;
+    /// <summary>
+    /// The rendezvous socket path for <paramref name="address"/>, in this user's private rendezvous
+    /// directory (created if needed; see docs/shared-memory.md).
+    /// </summary>
+    /// <exception cref="IOException">The rendezvous directory is not safe to use; the message says why.</exception>
+    public string GetRendezvousPath(TransportAddress address) =>
+        Path.Combine(RendezvousDirectory.Get(_options.RendezvousDirectory), $"shm-{GetName(address)}.sock");
 
-    private (string Name, string Path) Resolve(TransportAddress address)
+    private static string GetName(TransportAddress address)
     {
+        ArgumentNullException.ThrowIfNull(address);
         var name = address.Target;
         if (address.Scheme != "shm" || name.Length is 0 or > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
         {
@@ -73,7 +101,6 @@ public sealed class SharedMemoryTransport : ITransport
             throw new PlatformNotSupportedException("The shared-memory transport needs Linux futexes (x64 or Arm64).");
         }
 
-        var directory = _options.RendezvousDirectory ?? Path.GetTempPath();
-        return (name, Path.Combine(directory, $"rpc-shm-{name}.sock"));
+        return name;
     }
 }

@@ -13,7 +13,11 @@ public sealed class SharedMemoryTransportOptions
     /// </summary>
     public TimeSpan SpinDuration { get; set; } = TimeSpan.FromMicroseconds(50);
 
-    /// <summary>Where the rendezvous sockets live. Default: the temporary directory.</summary>
+    /// <summary>
+    /// Where the rendezvous sockets live. Default: <see langword="null"/>, meaning this user's private
+    /// directory, <c>$XDG_RUNTIME_DIR/rpc</c> when that is set and ours, else <c>$TMPDIR/rpc-&lt;uid&gt;</c>
+    /// (mode 0700). A directory set here must belong to this user and be writable by no one else.
+    /// </summary>
     public string? RendezvousDirectory { get; set; }
 
     /// <summary>How long setting up a connection's segment may take. Default: 5 s.</summary>

@@ -1,61 +1,40 @@
-using System.IO.MemoryMappedFiles;
-using Microsoft.Win32.SafeHandles;
 using static Rpc.Transports.SharedMemory.RingLayout;
 
 namespace Rpc.Transports.SharedMemory;
 
 /// <summary>
-/// One connection's mapped segment. The server creates it as a file only its user can open, the
-/// client maps it, and both unlink the file as soon as it is mapped: after that, nothing is left
-/// on disk even if both crash, and the memory goes when the last mapping does.
+/// One connection's mapped segment. The server creates it with memfd_create: it never has a name,
+/// so no crash of either side can leave it behind, and its memory goes with the last mapping or
+/// descriptor. The server passes the descriptor over the control socket (SCM_RIGHTS); the client
+/// checks who owns it, its mode, size and seals before mapping it.
 /// </summary>
 internal sealed unsafe class SharedSegment : IDisposable
 {
-    private readonly MemoryMappedFile _file;
-    private readonly MemoryMappedViewAccessor _view;
-    private readonly SafeMemoryMappedViewHandle _handle;
     private readonly byte* _base;
+    private readonly long _size;
+    private int _descriptor;
     private int _disposed;
 
-    private SharedSegment(MemoryMappedFile file, int capacity, string path)
+    private SharedSegment(byte* mapped, int capacity, int descriptor)
     {
-        _file = file;
+        _base = mapped;
+        _size = SegmentSize(capacity);
         Capacity = capacity;
-        Path = path;
-        _view = file.CreateViewAccessor(0, SegmentSize(capacity), MemoryMappedFileAccess.ReadWrite);
-        _handle = _view.SafeMemoryMappedViewHandle;
-        byte* pointer = null;
-        _handle.AcquirePointer(ref pointer);
-        _base = pointer + _view.PointerOffset;
+        _descriptor = descriptor;
     }
 
     public int Capacity { get; }
 
-    public string Path { get; }
+    /// <summary>The server's descriptor of the segment, until <see cref="CloseDescriptor"/>; -1 after.</summary>
+    public int Descriptor => Volatile.Read(ref _descriptor);
 
-    public static string Directory => System.IO.Directory.Exists("/dev/shm") ? "/dev/shm" : System.IO.Path.GetTempPath();
-
-    /// <summary>Server: a new segment with an initialized header.</summary>
+    /// <summary>Server: a new, sealed, unnamed segment with an initialized header.</summary>
     public static SharedSegment Create(string name, int capacity)
     {
-        var path = System.IO.Path.Combine(Directory, $"rpc-{name}-{Guid.NewGuid():N}");
-        var options = new FileStreamOptions
-        {
-            Mode = FileMode.CreateNew,
-            Access = FileAccess.ReadWrite,
-            Share = FileShare.ReadWrite,
-        };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        var stream = new FileStream(path, options);
+        var descriptor = ShmNative.CreateSealedMemory("rpc-shm-" + name, SegmentSize(capacity));
         try
         {
-            stream.SetLength(SegmentSize(capacity));
-            var file = MemoryMappedFile.CreateFromFile(stream, null, SegmentSize(capacity), MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
-            var segment = new SharedSegment(file, capacity, path);
+            var segment = new SharedSegment(ShmNative.Map(descriptor, SegmentSize(capacity)), capacity, descriptor);
             *(ulong*)(segment._base + MagicOffset) = Magic;
             *(int*)(segment._base + VersionOffset) = RingLayout.Version;
             *(int*)(segment._base + CapacityOffset) = capacity;
@@ -63,43 +42,44 @@ internal sealed unsafe class SharedSegment : IDisposable
         }
         catch
         {
-            stream.Dispose();
-            File.Delete(path);
+            ShmNative.CloseDescriptor(descriptor);
             throw;
         }
     }
 
-    /// <summary>Client: maps the segment the server named and checks its header.</summary>
-    public static SharedSegment Open(string path, int capacity)
+    /// <summary>
+    /// Client: maps the segment behind <paramref name="descriptor"/> (which stays the caller's) once
+    /// it is a regular file owned by <paramref name="owner"/>, mode 0600, of the size announced and
+    /// sealed against shrinking; then checks its header.
+    /// </summary>
+    public static SharedSegment Open(int descriptor, int capacity, uint owner)
     {
-        if (!LooksLikeOurSegment(path))
+        var status = ShmNative.StatDescriptor(descriptor);
+        if (!status.IsRegularFile || status.UserId != owner || status.Permissions != 0x180)
         {
-            throw new IOException($"'{path}' is not a shared-memory segment of this transport.");
+            throw new IOException($"The shared-memory segment is not ours to map: owner uid {status.UserId} (expected {owner}), mode {Convert.ToString(status.Permissions, 8)} (expected 600).");
         }
 
-        var stream = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite);
-        try
+        if (status.Size != SegmentSize(capacity))
         {
-            if (stream.Length != SegmentSize(capacity))
-            {
-                throw new IOException($"Segment '{path}' is {stream.Length} bytes, not the {SegmentSize(capacity)} announced.");
-            }
-
-            var file = MemoryMappedFile.CreateFromFile(stream, null, SegmentSize(capacity), MemoryMappedFileAccess.ReadWrite, HandleInheritability.None, leaveOpen: false);
-            var segment = new SharedSegment(file, capacity, path);
-            if (*(ulong*)(segment._base + MagicOffset) != Magic || *(int*)(segment._base + VersionOffset) != RingLayout.Version || *(int*)(segment._base + CapacityOffset) != capacity)
-            {
-                segment.Dispose();
-                throw new IOException($"Segment '{path}' has an unexpected header.");
-            }
-
-            return segment;
+            throw new IOException($"The shared-memory segment is {status.Size} bytes, not the {SegmentSize(capacity)} announced.");
         }
-        catch
+
+        // Unsealed, the server could shrink the file under our mapping, and our next access would kill us (SIGBUS).
+        const int needed = ShmNative.SealShrink | ShmNative.SealGrow;
+        if ((ShmNative.GetSeals(descriptor) & needed) != needed)
         {
-            stream.Dispose();
-            throw;
+            throw new IOException("The shared-memory segment is not sealed against resizing.");
         }
+
+        var segment = new SharedSegment(ShmNative.Map(descriptor, SegmentSize(capacity)), capacity, descriptor: -1);
+        if (*(ulong*)(segment._base + MagicOffset) != Magic || *(int*)(segment._base + VersionOffset) != RingLayout.Version || *(int*)(segment._base + CapacityOffset) != capacity)
+        {
+            segment.Dispose();
+            throw new IOException("The shared-memory segment has an unexpected header.");
+        }
+
+        return segment;
     }
 
     /// <summary>The ring that <paramref name="ring"/> (0: client → server, 1: server → client) lives in.</summary>
@@ -108,19 +88,23 @@ internal sealed unsafe class SharedSegment : IDisposable
     /// <summary>Where ring <paramref name="ring"/> starts in this process; for tests that play a hostile peer.</summary>
     internal byte* GetRingPointer(int ring) => _base + RingOffset(ring, Capacity);
 
-    /// <summary>Removes the file; the mapping stays valid.</summary>
-    public void Unlink()
+    /// <summary>Server: the descriptor was passed on (or the handshake failed); the mapping stays valid.</summary>
+    public void CloseDescriptor()
     {
-        try
+        var descriptor = Interlocked.Exchange(ref _descriptor, -1);
+        if (descriptor >= 0)
         {
-            File.Delete(Path);
-        }
-        catch (IOException)
-        {
-            // The other side unlinked it first.
+            ShmNative.CloseDescriptor(descriptor);
         }
     }
 
+    /// <summary>
+    /// Nothing to do: the segment never had a name. Kept for callers written when it was a file in
+    /// /dev/shm (bench/Rpc.Benchmarks/RingBenchmarks.cs); remove with them.
+    /// </summary>
+    public void Unlink() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) == 1, this);
+
+    /// <summary>Unmaps the segment; only once no thread can touch its rings.</summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1)
@@ -128,12 +112,7 @@ internal sealed unsafe class SharedSegment : IDisposable
             return;
         }
 
-        _handle.ReleasePointer();
-        _view.Dispose();
-        _file.Dispose();
+        CloseDescriptor();
+        ShmNative.Unmap(_base, _size);
     }
-
-    private static bool LooksLikeOurSegment(string path) =>
-        System.IO.Path.GetDirectoryName(path) == Directory.TrimEnd('/') &&
-        System.IO.Path.GetFileName(path).StartsWith("rpc-", StringComparison.Ordinal);
 }

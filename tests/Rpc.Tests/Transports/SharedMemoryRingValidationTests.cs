@@ -17,7 +17,6 @@ public sealed class SharedMemoryRingValidationTests : IDisposable
     public SharedMemoryRingValidationTests()
     {
         _segment = SharedSegment.Create("val-" + Guid.NewGuid().ToString("N")[..8], Capacity);
-        _segment.Unlink();
     }
 
     public void Dispose() => _segment.Dispose();
