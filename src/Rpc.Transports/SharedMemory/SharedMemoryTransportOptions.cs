@@ -22,4 +22,10 @@ public sealed class SharedMemoryTransportOptions
 
     /// <summary>How long setting up a connection's segment may take. Default: 5 s.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Makes the credential checks treat this process as running under that uid, so tests can
+    /// play a peer of another user without root. Null (the default): the real effective uid.
+    /// </summary>
+    internal uint? UserIdOverride { get; set; }
 }
