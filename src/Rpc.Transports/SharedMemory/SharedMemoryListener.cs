@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Threading.Channels;
+using Rpc.Transports.Internal;
 using Rpc.Transports.Sockets;
 
 namespace Rpc.Transports.SharedMemory;
@@ -96,7 +97,7 @@ internal sealed class SharedMemoryListener : ITransportListener
         _ready.Writer.TryComplete();
         while (_ready.Reader.TryRead(out var connection))
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
+            await ((IAsyncDisposable)connection).DisposeAsync().ConfigureAwait(false);
         }
 
         try
@@ -163,6 +164,7 @@ internal sealed class SharedMemoryListener : ITransportListener
     {
         await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         SharedMemoryConnection? connection = null;
+        var reserved = false;
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
@@ -176,8 +178,20 @@ internal sealed class SharedMemoryListener : ITransportListener
                 return;
             }
 
+            // The connection's receive thread counts against the process's cap; past it, refuse.
+            reserved = ReceiveThreads.TryReserve();
+            if (!reserved)
+            {
+                var full = $"the server already has {ReceiveThreads.Max} receive threads; try again later";
+                SharedMemoryLog.Refused(_listenOptions.Logger, Address.ToString(), peer.ProcessId, peer.UserId, peer.GroupId, full);
+                await SharedMemoryHandshake.RefuseAsync(control, full, timeout.Token).ConfigureAwait(false);
+                control.Dispose();
+                return;
+            }
+
             var segment = await SharedMemoryHandshake.ServeAsync(control, _name, _options.RingCapacity, timeout.Token).ConfigureAwait(false);
             connection = new SharedMemoryConnection(control, segment, isServer: true, _options.SpinDuration, PeerCredentials.Describe("shm", peer), peer);
+            reserved = false; // the connection releases it now
             await _ready.Writer.WriteAsync(connection, _stopping.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException or ChannelClosedException or ObjectDisposedException)
@@ -185,7 +199,7 @@ internal sealed class SharedMemoryListener : ITransportListener
             SharedMemoryLog.HandshakeFailed(_listenOptions.Logger, Address.ToString(), ex.Message);
             if (connection is not null)
             {
-                await connection.DisposeAsync().ConfigureAwait(false);
+                await ((IAsyncDisposable)connection).DisposeAsync().ConfigureAwait(false);
             }
             else
             {
@@ -194,6 +208,11 @@ internal sealed class SharedMemoryListener : ITransportListener
         }
         finally
         {
+            if (reserved)
+            {
+                ReceiveThreads.Release();
+            }
+
             _handshakeSlots.Release();
         }
     }

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using Rpc.Transports.Internal;
 using Rpc.Transports.Sockets;
 
 namespace Rpc.Transports.SharedMemory;
@@ -56,6 +57,7 @@ public sealed class SharedMemoryTransport : ITransport
         }
 
         var control = await UnixSocketTransport.ConnectSocketAsync(path, address, cancellationToken).ConfigureAwait(false);
+        var reserved = false;
         try
         {
             // Whoever listens on the rendezvous socket receives every call: it must be this user.
@@ -66,14 +68,28 @@ public sealed class SharedMemoryTransport : ITransport
                 throw new IOException($"the listener on '{path}' runs as uid {server.UserId}, not as this user ({ownUserId}); refusing to trust it");
             }
 
+            // The connection's receive thread counts against the process's cap.
+            if (!ReceiveThreads.TryReserve())
+            {
+                throw new IOException($"this process already has {ReceiveThreads.Max} receive threads");
+            }
+
+            reserved = true;
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(_options.HandshakeTimeout);
             var segment = await SharedMemoryHandshake.JoinAsync(control, ownUserId, timeout.Token).ConfigureAwait(false);
-            return new SharedMemoryConnection(control, segment, isServer: false, _options.SpinDuration, address.ToString(), server);
+            var connection = new SharedMemoryConnection(control, segment, isServer: false, _options.SpinDuration, address.ToString(), server);
+            reserved = false; // the connection releases it now
+            return connection;
         }
         catch (Exception ex) when (ex is IOException or SocketException or OperationCanceledException)
         {
             control.Dispose();
+            if (reserved)
+            {
+                ReceiveThreads.Release();
+            }
+
             cancellationToken.ThrowIfCancellationRequested();
             throw new ConnectionFailedException($"Could not set up shared memory with '{address}' (rendezvous '{path}'): {ex.Message}", ex);
         }

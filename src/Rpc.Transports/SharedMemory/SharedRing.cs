@@ -47,6 +47,7 @@ internal sealed unsafe class SharedRing
     // The latest positions of the peer this side has accepted, so that they never move back.
     private long _peerHead;
     private long _peerTail;
+    private int _poolThreadSpaceWaits;
 
     public SharedRing(byte* ring, int capacity, TimeSpan spin)
     {
@@ -70,35 +71,115 @@ internal sealed unsafe class SharedRing
 
     private int* ProducerSleeping => (int*)(_ring + ProducerSleepingOffset);
 
-    /// <summary>Producer: writes all of <paramref name="source"/>, waiting for space as needed.</summary>
+    /// <summary>
+    /// How often a thread-pool thread slept in this ring waiting for space. The connection never
+    /// lets one do that (it waits on a thread of its own); tests check it stays 0.
+    /// </summary>
+    internal int PoolThreadSpaceWaits => Volatile.Read(ref _poolThreadSpaceWaits);
+
+    /// <summary>Bytes written and not yet read, as the shared page says; for tests (unchecked, no side effects).</summary>
+    internal long UnreadBytes => Volatile.Read(ref *Tail) - Volatile.Read(ref *Head);
+
+    /// <summary>Producer: whether there is room for at least one byte. Throws once aborted or corrupt.</summary>
+    public bool HasSpace
+    {
+        get
+        {
+            ThrowIfAborted();
+            return _tail - LoadHead() < _capacity;
+        }
+    }
+
+    /// <summary>Producer: writes all of <paramref name="source"/>, sleeping on the futex for space as needed.</summary>
     public void Write(ReadOnlySpan<byte> source)
     {
         while (!source.IsEmpty)
         {
-            var tail = _tail;
-            var free = _capacity - (tail - LoadHead());
-            if (free == 0)
+            var written = TryWrite(source);
+            source = source[written..];
+            if (written == 0 && !SpinForSpace())
             {
-                WaitForSpace(tail);
-                continue;
-            }
-
-            var count = (int)Math.Min(free, source.Length);
-            var start = (int)(tail & (_capacity - 1));
-            var first = Math.Min(count, _capacity - start);
-            source[..first].CopyTo(new Span<byte>(_data + start, first));
-            source[first..count].CopyTo(new Span<byte>(_data, count - first));
-            _tail = tail + count;
-            Volatile.Write(ref *Tail, _tail);
-            source = source[count..];
-
-            Interlocked.MemoryBarrier();
-            if (Volatile.Read(ref *ConsumerSleeping) != 0)
-            {
-                Interlocked.Increment(ref *DataSignal);
-                Futex.WakeAll(DataSignal);
+                SleepForSpace();
             }
         }
+    }
+
+    /// <summary>Producer: writes as much of <paramref name="source"/> as fits now, without waiting; returns how much.</summary>
+    public int TryWrite(ReadOnlySpan<byte> source)
+    {
+        ThrowIfAborted();
+        var tail = _tail;
+        var free = _capacity - (tail - LoadHead());
+        if (free == 0 || source.IsEmpty)
+        {
+            return 0;
+        }
+
+        var count = (int)Math.Min(free, source.Length);
+        var start = (int)(tail & (_capacity - 1));
+        var first = Math.Min(count, _capacity - start);
+        source[..first].CopyTo(new Span<byte>(_data + start, first));
+        source[first..count].CopyTo(new Span<byte>(_data, count - first));
+        _tail = tail + count;
+        Volatile.Write(ref *Tail, _tail);
+
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref *ConsumerSleeping) != 0)
+        {
+            Interlocked.Increment(ref *DataSignal);
+            Futex.WakeAll(DataSignal);
+        }
+
+        return count;
+    }
+
+    /// <summary>Producer: spins for at most the spin duration until there is space; whether there is.</summary>
+    public bool SpinForSpace()
+    {
+        var full = _tail - _capacity;
+        var until = Stopwatch.GetTimestamp() + _spinTicks;
+        var spinner = default(SpinWait);
+        while (!_aborted)
+        {
+            if (Volatile.Read(ref *Head) != full)
+            {
+                return true;
+            }
+
+            if (Stopwatch.GetTimestamp() >= until)
+            {
+                return false;
+            }
+
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// Producer: sleeps on the futex while the ring is full, until the consumer frees space, this
+    /// ring is aborted (then throws), or <see cref="MaxSleep"/> passes. Blocks the calling thread:
+    /// never call it on the thread pool.
+    /// </summary>
+    public void SleepForSpace()
+    {
+        if (Thread.CurrentThread.IsThreadPoolThread)
+        {
+            Interlocked.Increment(ref _poolThreadSpaceWaits);
+        }
+
+        var full = _tail - _capacity;
+        var signal = Volatile.Read(ref *SpaceSignal);
+        Volatile.Write(ref *ProducerSleeping, 1);
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref *Head) == full && !_aborted)
+        {
+            Futex.Wait(SpaceSignal, signal, MaxSleep);
+        }
+
+        Volatile.Write(ref *ProducerSleeping, 0);
+        ThrowIfAborted();
     }
 
     /// <summary>Producer: no more bytes follow; the consumer reads what is left, then end of stream.</summary>
@@ -245,29 +326,9 @@ internal sealed unsafe class SharedRing
         Volatile.Write(ref *ConsumerSleeping, 0);
     }
 
-    private void WaitForSpace(long tail)
+    private void ThrowIfAborted()
     {
-        var until = Stopwatch.GetTimestamp() + _spinTicks;
-        var spinner = default(SpinWait);
-        while (Stopwatch.GetTimestamp() < until && !_aborted)
-        {
-            if (Volatile.Read(ref *Head) != tail - _capacity)
-            {
-                return;
-            }
-
-            spinner.SpinOnce(sleep1Threshold: -1);
-        }
-
-        var signal = Volatile.Read(ref *SpaceSignal);
-        Volatile.Write(ref *ProducerSleeping, 1);
-        Interlocked.MemoryBarrier();
-        if (Volatile.Read(ref *Head) == tail - _capacity && !_aborted)
-        {
-            Futex.Wait(SpaceSignal, signal, MaxSleep);
-        }
-
-        Volatile.Write(ref *ProducerSleeping, 0);
+        ThrowIfCorrupt();
         if (_aborted)
         {
             throw new IOException("The shared-memory peer is gone.");
