@@ -26,6 +26,14 @@ public sealed class RpcChannelOptions
     /// <summary>Upper bound of the reconnect wait. Default: 5 s.</summary>
     public TimeSpan MaxReconnectBackoff { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long disposing the channel lets each connection send what it still has queued (a
+    /// CANCEL, the end of a stream) before tearing it down; a peer that stopped reading cannot
+    /// hold <see cref="RpcChannel.Dispose"/> longer than about twice this. grpc-dotnet has no such
+    /// setting: HTTP/2 connections there close without draining. Default: 2 s.
+    /// </summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Where the channel logs. Default: nowhere.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 
