@@ -3,10 +3,15 @@ using Rpc.Transports;
 
 namespace Rpc.Client;
 
-/// <summary>Settings of an <see cref="RpcChannel"/>. Every default matches gRPC's where gRPC has one.</summary>
+/// <summary>Settings of an <see cref="RpcChannel"/>. Defaults match grpc-dotnet's where it has one, except where a member says otherwise and why.</summary>
 public sealed class RpcChannelOptions
 {
-    /// <summary>Largest message the client sends; larger fails with ResourceExhausted. Default: 4 MiB.</summary>
+    /// <summary>
+    /// Largest message the client sends; larger fails the call with ResourceExhausted, naming the
+    /// size and this limit. Default: 4 MiB, where grpc-dotnet sets no limit: a server's default
+    /// receive limit is 4 MiB, so a larger request would fail there anyway, after crossing the
+    /// wire; failing here says so sooner and more clearly.
+    /// </summary>
     public int MaxSendMessageSize { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>Largest message the client accepts; larger fails the call with ResourceExhausted. Default: 4 MiB.</summary>

@@ -69,6 +69,7 @@ public sealed class RpcServer : IAsyncDisposable
     /// <c>*Base</c> class. Call before <see cref="StartAsync"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The type is not a generated service.</exception>
+    /// <exception cref="InvalidOperationException">The server has started, or a method of the service is served already (the message names it).</exception>
     public RpcServer AddService<T>(T service)
         where T : class
     {
