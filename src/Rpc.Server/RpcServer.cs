@@ -15,10 +15,10 @@ namespace Rpc.Server;
 /// </summary>
 public sealed class RpcServer : IAsyncDisposable
 {
-    private readonly ServerCallEnvironment _environment;
-    private readonly TransportRegistry _transports;
     private static readonly TimeSpan MaxAcceptBackoff = TimeSpan.FromSeconds(1);
 
+    private readonly ServerCallEnvironment _environment;
+    private readonly TransportRegistry _transports;
     private readonly List<(TransportAddress Address, ListenOptions Options)> _addresses = [];
     private readonly List<ITransportListener> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
@@ -96,7 +96,12 @@ public sealed class RpcServer : IAsyncDisposable
         var options = new ListenOptions();
         configure?.Invoke(options);
         ListenOptionsValidator.Validate(parsed, options);
-        options.Logger = _environment.Logger;
+        if (ReferenceEquals(options.Logger, NullLogger.Instance))
+        {
+            // The listener logs where the server does, unless this address was given a logger of its own.
+            options.Logger = _environment.Logger;
+        }
+
         lock (_lock)
         {
             ThrowIfNotCreated();
