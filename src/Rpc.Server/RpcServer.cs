@@ -244,6 +244,11 @@ public sealed class RpcServer : IAsyncDisposable
         {
             await connection.RunAsync(_stopping.Token).ConfigureAwait(false);
         }
+        catch (Exception ex)
+        {
+            // A connection's failure is its own: it must not fault the task shutdown waits on.
+            ServerLog.ConnectionFailed(_environment.Logger, connection.Peer, ex);
+        }
         finally
         {
             _connections.TryRemove(connection, out _);

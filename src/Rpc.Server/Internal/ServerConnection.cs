@@ -42,6 +42,9 @@ internal sealed class ServerConnection : ICallAcceptor
         }
     }
 
+    /// <summary>Who is on the other end, as the transport describes it.</summary>
+    public string Peer => _connection.Peer;
+
     public ValueTask SendGoAwayAsync() => _connection.TrySendGoAwayAsync(new Status(StatusCode.Unavailable, "The server is shutting down."));
 
     /// <summary>Ends the connection; <see cref="RunAsync"/> then completes.</summary>

@@ -25,6 +25,9 @@ internal static partial class ServerLog
     [LoggerMessage(206, LogLevel.Warning, "Shutdown aborted {Count} connections that did not close in time.")]
     public static partial void ShutdownAbortingConnections(ILogger logger, int count);
 
+    [LoggerMessage(208, LogLevel.Error, "Connection from {Peer} failed.")]
+    public static partial void ConnectionFailed(ILogger logger, string peer, Exception exception);
+
     [LoggerMessage(207, LogLevel.Error, "Closing the listener on {Address} failed.")]
     public static partial void ListenerCloseFailed(ILogger logger, string address, Exception exception);
 }

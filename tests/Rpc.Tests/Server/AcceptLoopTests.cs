@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using Grpc.Core;
 using Rpc.Client;
 using Rpc.Server;
@@ -47,6 +48,20 @@ public sealed class AcceptLoopTests
         }
     }
 
+    [Fact]
+    public async Task ShutdownAsync_ConnectionFailedWithUnexpectedException_DoesNotThrow()
+    {
+        var transport = new BrokenConnectionTransport();
+        var registry = TransportRegistry.CreateDefault();
+        registry.Register(transport);
+        await using var server = new RpcServer(new RpcServerOptions { Transports = registry });
+        server.AddService(new ConformanceService()).Listen("broken://a");
+        await server.StartAsync().DefaultTimeout();
+        await transport.Accepted.Task.DefaultTimeout();
+
+        await server.ShutdownAsync().DefaultTimeout();
+    }
+
     private static RpcServer StartServer(FaultyTransport transport, string address)
     {
         var registry = TransportRegistry.CreateDefault();
@@ -54,6 +69,69 @@ public sealed class AcceptLoopTests
         var server = new RpcServer(new RpcServerOptions { Transports = registry });
         server.AddService(new ConformanceService()).Listen(address);
         return server;
+    }
+
+    /// <summary>Hands out one connection whose input fails with an exception no transport is documented to throw.</summary>
+    private sealed class BrokenConnectionTransport : ITransport
+    {
+        public TaskCompletionSource Accepted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public IReadOnlyCollection<string> Schemes => ["broken"];
+
+        public void Validate(TransportAddress address)
+        {
+        }
+
+        public ValueTask<ITransportListener> BindAsync(TransportAddress address, ListenOptions options, CancellationToken cancellationToken) =>
+            ValueTask.FromResult<ITransportListener>(new Listener(this, address));
+
+        public ValueTask<ITransportConnection> ConnectAsync(TransportAddress address, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+
+        private sealed class Listener(BrokenConnectionTransport transport, TransportAddress address) : ITransportListener
+        {
+            private int _accepted;
+
+            public TransportAddress Address => address;
+
+            public async ValueTask<ITransportConnection?> AcceptAsync(CancellationToken cancellationToken = default)
+            {
+                if (Interlocked.Exchange(ref _accepted, 1) == 0)
+                {
+                    transport.Accepted.TrySetResult();
+                    return new BrokenConnection();
+                }
+
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+                return null;
+            }
+
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        }
+
+        private sealed class BrokenConnection : ITransportConnection, IDuplexPipe
+        {
+            private readonly Pipe _input = new();
+            private readonly Pipe _output = new();
+
+            public BrokenConnection() => _input.Writer.Complete(new FormatException("a transport bug"));
+
+            public IDuplexPipe Transport => this;
+
+            public PipeReader Input => _input.Reader;
+
+            public PipeWriter Output => _output.Writer;
+
+            public string Peer => "broken";
+
+            public PeerIdentity? PeerIdentity => null;
+
+            public void Abort(Exception? reason = null)
+            {
+            }
+
+            public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+        }
     }
 
     /// <summary>Listens on the Unix socket at the address's target; its listener fails as told.</summary>
