@@ -262,11 +262,14 @@ public sealed class RpcServer : IAsyncDisposable
     /// <summary>
     /// Stops gracefully: stops accepting, refuses new calls (GOAWAY), lets calls in flight finish
     /// within <see cref="RpcServerOptions.ShutdownTimeout"/> or until <paramref name="cancellationToken"/>
-    /// fires, then cancels the rest and closes every connection. Every wait is bounded: it returns
-    /// within <see cref="RpcServerOptions.ShutdownTimeout"/> + <see cref="HandlerAbortTimeout"/> +
-    /// twice <see cref="CloseTimeout"/>, even with handlers that ignore their token and clients that
-    /// stopped reading; once <paramref name="cancellationToken"/> fires it skips the waits left
-    /// (cancels, closes and aborts at once). A listener that fails to close is logged, not thrown.
+    /// fires, then cancels the rest and closes every connection. Every wait is bounded: with
+    /// handlers that ignore their token and clients that stopped reading it returns within
+    /// <see cref="RpcServerOptions.ShutdownTimeout"/> + <see cref="HandlerAbortTimeout"/> + twice
+    /// <see cref="CloseTimeout"/> (drain, then abort); a transport that hangs as well adds at most
+    /// one <see cref="CloseTimeout"/> per step it hangs in (closing each listener, ending the
+    /// accept loops, sending GOAWAY, resetting the calls). Once <paramref name="cancellationToken"/>
+    /// fires it skips the waits left (cancels, closes and aborts at once). A listener that fails
+    /// to close is logged, not thrown.
     /// </summary>
     public async Task ShutdownAsync(CancellationToken cancellationToken = default)
     {
