@@ -67,16 +67,21 @@ public sealed class RpcChannel : ChannelBase, IDisposable, IAsyncDisposable
     /// <inheritdoc/>
     public override CallInvoker CreateCallInvoker() => _invoker;
 
-    /// <summary>Closes the connection; calls still running fail with Unavailable.</summary>
+    /// <summary>
+    /// Closes the connection; calls still running fail with Unavailable. Returns within about twice
+    /// <see cref="RpcChannelOptions.CloseTimeout"/> even when the peer has stopped reading (what it
+    /// has not taken by then is dropped), plus, for <see cref="ForChildProcess"/>, the child's 5 s
+    /// to exit before it is killed.
+    /// </summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
-    /// <summary>Closes the connection; calls still running fail with Unavailable.</summary>
+    /// <inheritdoc cref="Dispose"/>
     public async ValueTask DisposeAsync()
     {
         await Connections.DisposeAsync().ConfigureAwait(false);
         if (_ownedTransport is not null)
         {
-            await _ownedTransport.DisposeAsync().ConfigureAwait(false);
+            await _ownedTransport.DisposeAsync().AsTask().WaitAsync(Options.CloseTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
         if (ChildProcess is { } child)
@@ -95,7 +100,9 @@ public sealed class RpcChannel : ChannelBase, IDisposable, IAsyncDisposable
         catch (OperationCanceledException)
         {
             child.Kill(entireProcessTree: true);
-            await child.WaitForExitAsync().ConfigureAwait(false);
+            // A killed process is reaped at once unless the system is in trouble; do not hang on it then.
+            using var reaped = new CancellationTokenSource(ChildExitGrace);
+            await child.WaitForExitAsync(reaped.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 

@@ -3,10 +3,15 @@ using Rpc.Transports;
 
 namespace Rpc.Client;
 
-/// <summary>Settings of an <see cref="RpcChannel"/>. Every default matches gRPC's where gRPC has one.</summary>
+/// <summary>Settings of an <see cref="RpcChannel"/>. Defaults match grpc-dotnet's where it has one, except where a member says otherwise and why.</summary>
 public sealed class RpcChannelOptions
 {
-    /// <summary>Largest message the client sends; larger fails with ResourceExhausted. Default: 4 MiB.</summary>
+    /// <summary>
+    /// Largest message the client sends; larger fails the call with ResourceExhausted, naming the
+    /// size and this limit. Default: 4 MiB, where grpc-dotnet sets no limit: a server's default
+    /// receive limit is 4 MiB, so a larger request would fail there anyway, after crossing the
+    /// wire; failing here says so sooner and more clearly.
+    /// </summary>
     public int MaxSendMessageSize { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>Largest message the client accepts; larger fails the call with ResourceExhausted. Default: 4 MiB.</summary>
@@ -25,6 +30,14 @@ public sealed class RpcChannelOptions
 
     /// <summary>Upper bound of the reconnect wait. Default: 5 s.</summary>
     public TimeSpan MaxReconnectBackoff { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// How long disposing the channel lets each connection send what it still has queued (a
+    /// CANCEL, the end of a stream) before tearing it down; a peer that stopped reading cannot
+    /// hold <see cref="RpcChannel.Dispose"/> longer than about twice this. grpc-dotnet has no such
+    /// setting: HTTP/2 connections there close without draining. Default: 2 s.
+    /// </summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Where the channel logs. Default: nowhere.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }

@@ -15,9 +15,11 @@ namespace Rpc.Server;
 /// </summary>
 public sealed class RpcServer : IAsyncDisposable
 {
+    private static readonly TimeSpan MaxAcceptBackoff = TimeSpan.FromSeconds(1);
+
     private readonly ServerCallEnvironment _environment;
     private readonly TransportRegistry _transports;
-    private readonly List<TransportAddress> _addresses = [];
+    private readonly List<(TransportAddress Address, ListenOptions Options)> _addresses = [];
     private readonly List<ITransportListener> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
     private readonly ConcurrentDictionary<ServerConnection, Task> _connections = new();
@@ -43,6 +45,22 @@ public sealed class RpcServer : IAsyncDisposable
         Stopped,
     }
 
+    /// <summary>
+    /// How long <see cref="ShutdownAsync"/> waits for handlers to return once it has cancelled
+    /// them (after <see cref="RpcServerOptions.ShutdownTimeout"/>); a handler that ignores its
+    /// token is then left behind, its call already ended for the client.
+    /// </summary>
+    public static readonly TimeSpan HandlerAbortTimeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// How long <see cref="ShutdownAsync"/> lets each connection send what it still has queued
+    /// (trailers, GOAWAY) before aborting it, so a client that stopped reading cannot hold shutdown.
+    /// </summary>
+    public static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>The calls, options and methods this server's connections share (tests reach in to force interleavings).</summary>
+    internal ServerCallEnvironment Environment => _environment;
+
     /// <summary>The addresses the server listens on, as bound; filled in by <see cref="StartAsync"/>.</summary>
     public IReadOnlyList<string> BoundAddresses { get; private set; } = [];
 
@@ -51,6 +69,7 @@ public sealed class RpcServer : IAsyncDisposable
     /// <c>*Base</c> class. Call before <see cref="StartAsync"/>.
     /// </summary>
     /// <exception cref="ArgumentException">The type is not a generated service.</exception>
+    /// <exception cref="InvalidOperationException">The server has started, or a method of the service is served already (the message names it).</exception>
     public RpcServer AddService<T>(T service)
         where T : class
     {
@@ -64,16 +83,29 @@ public sealed class RpcServer : IAsyncDisposable
         return this;
     }
 
-    /// <summary>Adds an address to listen on, such as <c>unix:///run/calc.sock</c>. Call before <see cref="StartAsync"/>.</summary>
-    /// <exception cref="ArgumentException">The address is malformed or no transport serves its scheme.</exception>
-    public RpcServer Listen(string address)
+    /// <summary>
+    /// Adds an address to listen on, such as <c>unix:///run/calc.sock</c>, with its own settings
+    /// (who may connect, the socket's file mode) set by <paramref name="configure"/>; by default
+    /// only the server's own user may connect over a local transport. Call before <see cref="StartAsync"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The address is malformed, no transport serves its scheme, or the settings are invalid (the message names which).</exception>
+    public RpcServer Listen(string address, Action<ListenOptions>? configure = null)
     {
         var parsed = TransportAddress.Parse(address);
         _transports.Resolve(parsed);
+        var options = new ListenOptions();
+        configure?.Invoke(options);
+        ListenOptionsValidator.Validate(parsed, options);
+        if (ReferenceEquals(options.Logger, NullLogger.Instance))
+        {
+            // The listener logs where the server does, unless this address was given a logger of its own.
+            options.Logger = _environment.Logger;
+        }
+
         lock (_lock)
         {
             ThrowIfNotCreated();
-            _addresses.Add(parsed);
+            _addresses.Add((parsed, options));
         }
 
         return this;
@@ -120,20 +152,16 @@ public sealed class RpcServer : IAsyncDisposable
                 _listeners.Add(AnonymousPipeTransport.ListenOnParentPipes());
             }
 
-            foreach (var address in _addresses)
+            foreach (var (address, options) in _addresses)
             {
-                var listener = await _transports.Resolve(address).BindAsync(address, new ListenOptions(), cancellationToken).ConfigureAwait(false);
+                var listener = await _transports.Resolve(address).BindAsync(address, options, cancellationToken).ConfigureAwait(false);
                 _listeners.Add(listener);
                 ServerLog.Listening(_environment.Logger, listener.Address.ToString());
             }
         }
         catch
         {
-            foreach (var listener in _listeners)
-            {
-                await listener.DisposeAsync().ConfigureAwait(false);
-            }
-
+            await DisposeListenersAsync().ConfigureAwait(false);
             _listeners.Clear();
             throw;
         }
@@ -145,25 +173,68 @@ public sealed class RpcServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Accepts until shutdown. It never ends for good on an error: a listener that fails (out of
+    /// file descriptors, a peer refused mid-accept) is logged and asked again after a backoff that
+    /// doubles from 10 ms up to 1 s, so a persistent fault neither spins nor stops the server.
+    /// </summary>
     private async Task AcceptLoopAsync(ITransportListener listener)
     {
+        var fromParent = listener.Address.Scheme == "parent";
+        var backoff = TimeSpan.Zero;
+        while (!_stopping.IsCancellationRequested)
+        {
+            ITransportConnection? transport;
+            try
+            {
+                transport = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception) when (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                backoff = backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(10) : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxAcceptBackoff.Ticks));
+                ServerLog.AcceptFailed(_environment.Logger, listener.Address.ToString(), backoff.TotalMilliseconds, ex);
+                try
+                {
+                    await Task.Delay(backoff, _stopping.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            if (transport is null)
+            {
+                return;
+            }
+
+            backoff = TimeSpan.Zero;
+            StartConnection(transport, fromParent, listener.Address);
+        }
+    }
+
+    private void StartConnection(ITransportConnection transport, bool fromParent, TransportAddress address)
+    {
+        ServerConnection connection;
         try
         {
-            while (await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false) is { } transport)
-            {
-                var connection = new ServerConnection(_environment, transport);
-                _connections[connection] = RunConnectionAsync(connection, fromParent: listener.Address.Scheme == "parent");
-            }
+            connection = new ServerConnection(_environment, transport);
         }
-        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        catch (Exception ex)
         {
-            // Shutting down.
+            ServerLog.AcceptFailed(_environment.Logger, address.ToString(), 0, ex);
+            transport.Abort(ex);
+            _ = transport.DisposeAsync().AsTask();
+            return;
         }
-        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
-        {
-            // One broken listener must not take the others, or shutdown, down with it.
-            ServerLog.AcceptFailed(_environment.Logger, listener.Address.ToString(), ex);
-        }
+
+        _connections[connection] = RunConnectionAsync(connection, fromParent);
     }
 
     private async Task RunConnectionAsync(ServerConnection connection, bool fromParent)
@@ -172,6 +243,11 @@ public sealed class RpcServer : IAsyncDisposable
         try
         {
             await connection.RunAsync(_stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // A connection's failure is its own: it must not fault the task shutdown waits on.
+            ServerLog.ConnectionFailed(_environment.Logger, connection.Peer, ex);
         }
         finally
         {
@@ -186,7 +262,14 @@ public sealed class RpcServer : IAsyncDisposable
     /// <summary>
     /// Stops gracefully: stops accepting, refuses new calls (GOAWAY), lets calls in flight finish
     /// within <see cref="RpcServerOptions.ShutdownTimeout"/> or until <paramref name="cancellationToken"/>
-    /// fires, then cancels the rest and closes every connection.
+    /// fires, then cancels the rest and closes every connection. Every wait is bounded: with
+    /// handlers that ignore their token and clients that stopped reading it returns within
+    /// <see cref="RpcServerOptions.ShutdownTimeout"/> + <see cref="HandlerAbortTimeout"/> + twice
+    /// <see cref="CloseTimeout"/> (drain, then abort); a transport that hangs as well adds at most
+    /// one <see cref="CloseTimeout"/> per step it hangs in (closing each listener, ending the
+    /// accept loops, sending GOAWAY, resetting the calls). Once <paramref name="cancellationToken"/>
+    /// fires it skips the waits left (cancels, closes and aborts at once). A listener that fails
+    /// to close is logged, not thrown.
     /// </summary>
     public async Task ShutdownAsync(CancellationToken cancellationToken = default)
     {
@@ -200,18 +283,13 @@ public sealed class RpcServer : IAsyncDisposable
             _state = State.Stopped;
         }
 
-        foreach (var listener in _listeners)
-        {
-            await listener.DisposeAsync().ConfigureAwait(false);
-        }
-
+        await DisposeListenersAsync().ConfigureAwait(false);
         await _stopping.CancelAsync().ConfigureAwait(false);
-        await Task.WhenAll(_acceptLoops).ConfigureAwait(false);
+        // Accept loops end when the token fires; a listener that ignores it is not waited for past the bound.
+        await Task.WhenAll(_acceptLoops).WaitAsync(CloseTimeout, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
-        foreach (var connection in _connections.Keys)
-        {
-            await connection.SendGoAwayAsync().ConfigureAwait(false);
-        }
+        var connections = _connections.Keys.ToList();
+        await Task.WhenAll(connections.Select(c => c.SendGoAwayAsync().AsTask())).WaitAsync(CloseTimeout, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
         var inFlight = Task.WhenAll(_environment.Calls.Select(c => c.Completion));
         try
@@ -220,19 +298,71 @@ public sealed class RpcServer : IAsyncDisposable
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
-            var remaining = _environment.Calls;
-            ServerLog.ShutdownCancellingCalls(_environment.Logger, remaining.Count);
-            var shutdown = new Status(StatusCode.Unavailable, "The server shut down before the call finished.");
-            await Task.WhenAll(remaining.Select(c => c.AbortAsync(shutdown))).ConfigureAwait(false);
-            await Task.WhenAll(remaining.Select(c => c.Completion)).ConfigureAwait(false);
+            await CancelCallsAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        await CloseConnectionsAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Ends the calls still running and waits, at most <see cref="HandlerAbortTimeout"/>, for their handlers to return.</summary>
+    private async Task CancelCallsAsync(CancellationToken cancellationToken)
+    {
+        var remaining = _environment.Calls;
+        ServerLog.ShutdownCancellingCalls(_environment.Logger, remaining.Count);
+        var shutdown = new Status(StatusCode.Unavailable, "The server shut down before the call finished.");
+        try
+        {
+            await Task.WhenAll(remaining.Select(c => c.AbortAsync(shutdown))).WaitAsync(CloseTimeout, cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(remaining.Select(c => c.Completion)).WaitAsync(HandlerAbortTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            ServerLog.ShutdownLeavingHandlers(_environment.Logger, _environment.Calls.Count);
+        }
+    }
+
+    /// <summary>Closes every connection, aborting those that have not closed within <see cref="CloseTimeout"/>.</summary>
+    private async Task CloseConnectionsAsync(CancellationToken cancellationToken)
+    {
         foreach (var connection in _connections.Keys)
         {
             connection.Close();
         }
 
-        await Task.WhenAll(_connections.Values).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(_connections.Values).WaitAsync(CloseTimeout, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            ServerLog.ShutdownAbortingConnections(_environment.Logger, _connections.Count);
+        }
+
+        var aborted = new IOException("The server shut down and the connection did not close in time.");
+        foreach (var connection in _connections.Keys)
+        {
+            connection.Abort(aborted);
+        }
+
+        // An aborted transport fails its pending reads and writes, so this ends soon; still bounded.
+        await Task.WhenAll(_connections.Values).WaitAsync(CloseTimeout, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private async Task DisposeListenersAsync()
+    {
+        foreach (var listener in _listeners)
+        {
+            try
+            {
+                await listener.DisposeAsync().AsTask().WaitAsync(CloseTimeout).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // One listener that fails to close must not keep the others open or stop the shutdown.
+                ServerLog.ListenerCloseFailed(_environment.Logger, listener.Address.ToString(), ex);
+            }
+        }
     }
 
     /// <summary>Shuts down (see <see cref="ShutdownAsync"/>) if that has not happened yet.</summary>

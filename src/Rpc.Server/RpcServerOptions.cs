@@ -4,10 +4,17 @@ using Rpc.Transports;
 
 namespace Rpc.Server;
 
-/// <summary>Settings of an <see cref="RpcServer"/>. Defaults match grpc-dotnet's where it has one.</summary>
+/// <summary>Settings of an <see cref="RpcServer"/>. Defaults match grpc-dotnet's where it has one, except where a member says otherwise and why.</summary>
 public sealed class RpcServerOptions
 {
-    /// <summary>Largest message the server sends; larger fails the call with ResourceExhausted. Default: 4 MiB.</summary>
+    private int _maxConcurrentCallsPerConnection = 100;
+
+    /// <summary>
+    /// Largest message the server sends; larger fails the call with ResourceExhausted, naming the
+    /// size and this limit. Default: 4 MiB, where grpc-dotnet sets no limit: a client's default
+    /// receive limit is 4 MiB, so a larger response would fail there anyway, after crossing the
+    /// wire; failing here says so sooner and more clearly.
+    /// </summary>
     public int MaxSendMessageSize { get; set; } = 4 * 1024 * 1024;
 
     /// <summary>Largest message the server accepts; larger fails the call with ResourceExhausted. Default: 4 MiB.</summary>
@@ -28,8 +35,23 @@ public sealed class RpcServerOptions
     /// <summary>How long a new connection may take to send its handshake. Default: 10 s.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Calls one connection may run at once; more are refused with Unavailable. Default: 10,000.</summary>
-    public int MaxConcurrentCallsPerConnection { get; set; } = 10_000;
+    /// <summary>
+    /// Calls one connection may run at once, announced to the client as the protocol's
+    /// MaxConcurrentStreams; a client holds further calls until a stream frees. Default: 100, as
+    /// Kestrel's HTTP/2 <c>MaxStreamsPerConnection</c>, which grpc-dotnet servers run under: each
+    /// open call can hold a window of buffered data and queued handler work, so this bounds what
+    /// one connection costs the server.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set below 1.</exception>
+    public int MaxConcurrentCallsPerConnection
+    {
+        get => _maxConcurrentCallsPerConnection;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1);
+            _maxConcurrentCallsPerConnection = value;
+        }
+    }
 
     /// <summary>Where the server logs. Default: nowhere.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }

@@ -24,6 +24,12 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
 
     private CancellationTokenRegistration _userCancellation;
     private ITimer? _deadlineTimer;
+    private DateTime _deadline;
+    // Fires when the call ends from this side (deadline, token, dispose), for the waits that take a
+    // token: connecting and the protocol's wait for a stream. Made only when such a wait may
+    // happen; cancelled under _lock by whoever finishes the call. It holds no timer or wait
+    // handle, so it is left to the GC.
+    private CancellationTokenSource? _callCancellation;
     private bool _deadlinePassed;
     private Task _started = Task.CompletedTask;
     private CallStream? _stream;
@@ -61,7 +67,8 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             }
 
             timeout = (long)Math.Ceiling(remaining.TotalMicroseconds);
-            _deadlineTimer = TimeProvider.System.CreateTimer(static state => ((ClientCall<TRequest, TResponse>)state!).OnDeadline(), this, remaining, Timeout.InfiniteTimeSpan);
+            _deadline = deadline.ToUniversalTime();
+            _deadlineTimer = TimeProvider.System.CreateTimer(static state => ((ClientCall<TRequest, TResponse>)state!).OnDeadline(), this, DeadlineTimer.DueTime(remaining), Timeout.InfiniteTimeSpan);
         }
 
         if (_options.CancellationToken.CanBeCanceled)
@@ -85,13 +92,19 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             };
             if (request is not null)
             {
-                serialized = MessageSerializer.Serialize(_method.RequestMarshaller, request, _channel.Options.MaxSendMessageSize);
+                serialized = RequestSerializer.Serialize(_method.RequestMarshaller, request, _channel.Options.MaxSendMessageSize);
                 frames.Message = serialized.Payload;
                 frames.HasMessage = true;
                 frames.EndStream = true;
             }
 
-            var connection = await _channel.Connections.GetConnectionAsync().ConfigureAwait(false);
+            if (!_channel.Connections.TryGetCurrent(out var connection))
+            {
+                // The deadline and the token bound the wait for a connection too; the attempt
+                // itself goes on for the channel's other calls.
+                connection = await _channel.Connections.GetConnectionAsync(CallToken).ConfigureAwait(false);
+            }
+
             var stream = connection.CreateStream();
             lock (_lock)
             {
@@ -104,7 +117,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
                 _stream = stream;
             }
 
-            await stream.SendAsync(frames, CancellationToken.None).ConfigureAwait(false);
+            await stream.SendAsync(frames, StartToken).ConfigureAwait(false);
             if (request is not null)
             {
                 _writesCompleted = true;
@@ -121,7 +134,33 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     }
 
     // Reads and writes pass no token: cancelling the call resets its stream, which wakes any
-    // pending read or window wait, so the call needs no CancellationTokenSource of its own.
+    // pending read or window wait. Only the waits before the stream exists take CallToken.
+
+    /// <summary>A token that fires when the call ends from this side; cancelled already if it has ended.</summary>
+    private CancellationToken CallToken
+    {
+        get
+        {
+            lock (_lock)
+            {
+                if (_status is not null)
+                {
+                    return new CancellationToken(canceled: true);
+                }
+
+                _callCancellation ??= new CancellationTokenSource();
+                return _callCancellation.Token;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The token for sending the call start, which may wait for a free stream. A call that has no
+    /// deadline and no token can end early only by being disposed, which resets its stream and
+    /// so ends that wait: it skips making a token source.
+    /// </summary>
+    private CancellationToken StartToken =>
+        _deadlineTimer is not null || _options.CancellationToken.CanBeCanceled ? CallToken : CancellationToken.None;
 
     /// <summary>The single response of a unary or client-streaming call.</summary>
     public async Task<TResponse> GetResponseAsync()
@@ -208,7 +247,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         {
             await _started.ConfigureAwait(false);
             ThrowIfComplete();
-            serialized = MessageSerializer.Serialize(_method.RequestMarshaller, message, _channel.Options.MaxSendMessageSize);
+            serialized = RequestSerializer.Serialize(_method.RequestMarshaller, message, _channel.Options.MaxSendMessageSize);
             await _stream!.SendAsync(OutgoingFrames.ForMessage(serialized.Payload), CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not InvalidOperationException)
@@ -299,6 +338,23 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
 
     private void OnDeadline()
     {
+        // Timers cannot wait longer than about 49.7 days: a later deadline re-arms until it is due.
+        // (A short timer may fire before Start has stored it: then the deadline counts as due.)
+        var remaining = _deadline - DateTime.UtcNow;
+        if (remaining > TimeSpan.Zero && Volatile.Read(ref _deadlineTimer) is { } timer)
+        {
+            try
+            {
+                timer.Change(DeadlineTimer.DueTime(remaining), Timeout.InfiniteTimeSpan);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The call finished meanwhile; nothing is left to time out.
+            }
+
+            return;
+        }
+
         _deadlinePassed = true;
         Cancel(DeadlineExceeded);
     }
@@ -308,6 +364,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     {
         var status = new Status(_deadlinePassed ? StatusCode.DeadlineExceeded : StatusCode.Cancelled, _deadlinePassed ? DeadlineExceeded : detail);
         CallStream? stream;
+        CancellationTokenSource? callCancellation;
         lock (_lock)
         {
             if (!TryFinish(status, null))
@@ -316,8 +373,11 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             }
 
             stream = _stream;
+            callCancellation = _callCancellation;
         }
 
+        // Outside the lock: the token's callbacks (a wait for a connection or a stream) run here.
+        callCancellation?.Cancel();
         if (stream is not null)
         {
             _cancelSent = stream.ResetAsync(status).AsTask();
@@ -385,7 +445,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         RpcException rpc => rpc.Status,
         StreamResetException reset => reset.Status,
         OperationCanceledException => new Status(StatusCode.Cancelled, CanceledByClient),
-        ObjectDisposedException => new Status(StatusCode.Unavailable, "The channel was disposed.", ex),
+        ObjectDisposedException => new Status(StatusCode.Unavailable, $"The channel to '{_channel.Connections.Address}' has been disposed.", ex),
         IOException => new Status(StatusCode.Unavailable, "The connection failed: " + ex.Message, ex),
         _ => new Status(StatusCode.Internal, $"Error in gRPC call. {ex.GetType().Name}: {ex.Message}", ex),
     };

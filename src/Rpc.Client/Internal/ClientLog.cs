@@ -9,4 +9,7 @@ internal static partial class ClientLog
 
     [LoggerMessage(101, LogLevel.Information, "Connecting to {Address} failed: {Reason}")]
     public static partial void ConnectFailed(ILogger logger, string address, string reason);
+
+    [LoggerMessage(102, LogLevel.Warning, "The connection to {Address} did not close within {Seconds} s; aborting it")]
+    public static partial void CloseTimedOut(ILogger logger, string address, double seconds);
 }

@@ -9,6 +9,13 @@ namespace Rpc.Client.Internal;
 /// Owns the channel's connection: opens it on the first call, replaces it after it breaks or the
 /// server sends GOAWAY, and spaces out failed attempts with exponential backoff.
 /// </summary>
+/// <remarks>
+/// One connect attempt is shared by every call that arrives while it runs; each call waits for it
+/// only as long as its own deadline and token allow, and the attempt goes on for the others.
+/// Every outcome of an attempt, whatever the exception, clears it, so the next call tries again.
+/// A connection is forgotten and disposed by whoever removes it from <see cref="_connections"/>:
+/// the watcher started when it opened (once it closes) or <see cref="DisposeAsync"/>.
+/// </remarks>
 internal sealed class ConnectionManager : IAsyncDisposable
 {
     private const double BackoffMultiplier = 1.6;
@@ -42,13 +49,46 @@ internal sealed class ConnectionManager : IAsyncDisposable
         _backoff = options.InitialReconnectBackoff;
     }
 
-    /// <summary>A connection that takes new calls; throws an Unavailable <see cref="RpcException"/> when none can be had.</summary>
-    public ValueTask<MultiplexedConnection> GetConnectionAsync()
+    /// <summary>The address this channel connects to, as its errors name it.</summary>
+    public TransportAddress Address => _address;
+
+    /// <summary>How many connections the channel holds open (the current one and any still draining).</summary>
+    internal int OpenConnectionCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _connections.Count;
+            }
+        }
+    }
+
+    /// <summary>The current connection when one takes new calls, without waiting or allocating.</summary>
+    public bool TryGetCurrent(out MultiplexedConnection connection)
+    {
+        var current = Volatile.Read(ref _current);
+        if (current is { AcceptsNewCalls: true })
+        {
+            connection = current;
+            return true;
+        }
+
+        connection = null!;
+        return false;
+    }
+
+    /// <summary>
+    /// A connection that takes new calls; throws an Unavailable <see cref="RpcException"/> when none
+    /// can be had, and <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/>
+    /// fires first (the attempt itself goes on for other callers).
+    /// </summary>
+    public ValueTask<MultiplexedConnection> GetConnectionAsync(CancellationToken cancellationToken)
     {
         Task<MultiplexedConnection> connecting;
         lock (_lock)
         {
-            ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
+            ThrowIfDisposed();
             if (_current is { AcceptsNewCalls: true } current)
             {
                 return ValueTask.FromResult(current);
@@ -69,7 +109,9 @@ internal sealed class ConnectionManager : IAsyncDisposable
             connecting = _connecting;
         }
 
-        return new ValueTask<MultiplexedConnection>(connecting);
+        return connecting.IsCompleted || !cancellationToken.CanBeCanceled
+            ? new ValueTask<MultiplexedConnection>(connecting)
+            : new ValueTask<MultiplexedConnection>(connecting.WaitAsync(cancellationToken));
     }
 
     private async Task<MultiplexedConnection> ConnectAsync()
@@ -86,8 +128,7 @@ internal sealed class ConnectionManager : IAsyncDisposable
             lock (_lock)
             {
                 _connecting = null;
-                ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
-
+                ThrowIfDisposed();
                 _current = connection;
                 _connections.Add(connection);
                 _lastFailure = null;
@@ -95,17 +136,26 @@ internal sealed class ConnectionManager : IAsyncDisposable
             }
 
             ClientLog.Connected(_logger, _address.ToString());
-            await CollectClosedAsync().ConfigureAwait(false);
+            _ = CollectWhenClosedAsync(connection);
+            await CollectDrainedAsync().ConfigureAwait(false);
             return connection;
         }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or ArgumentException)
+        catch (Exception ex)
         {
+            // Every failure, of whatever type, must clear the attempt: a faulted task left in
+            // _connecting would fail every later call on this channel.
             if (connection is not null)
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
             }
 
-            var reason = ex is OperationCanceledException ? $"no connection within {_options.ConnectTimeout.TotalSeconds:0.#} s" : ex.Message;
+            var reason = ex switch
+            {
+                OperationCanceledException when _disposed.IsCancellationRequested => "the channel was disposed",
+                OperationCanceledException => $"no connection within {_options.ConnectTimeout.TotalSeconds:0.#} s",
+                IOException or ArgumentException or ObjectDisposedException => ex.Message,
+                _ => $"{ex.GetType().Name}: {ex.Message}",
+            };
             lock (_lock)
             {
                 _connecting = null;
@@ -119,25 +169,74 @@ internal sealed class ConnectionManager : IAsyncDisposable
         }
     }
 
-    /// <summary>Forgets connections that have closed, so they can be collected.</summary>
-    public async ValueTask CollectClosedAsync()
+    /// <summary>Forgets and disposes <paramref name="connection"/> as soon as it closes, not at the next connect.</summary>
+    private async Task CollectWhenClosedAsync(MultiplexedConnection connection)
     {
-        List<MultiplexedConnection> closed;
+        await connection.Closed.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         lock (_lock)
         {
-            closed = _connections.Where(c => c.Closed.IsCompleted || (!c.AcceptsNewCalls && c.ActiveStreamCount == 0 && c != _current)).ToList();
-            foreach (var connection in closed)
+            if (!_connections.Remove(connection))
+            {
+                // DisposeAsync took it and disposes it.
+                return;
+            }
+
+            if (_current == connection)
+            {
+                _current = null;
+            }
+        }
+
+        await DisposeBoundedAsync(connection).ConfigureAwait(false);
+    }
+
+    /// <summary>Disposes connections the server has sent GOAWAY on once their last call is done.</summary>
+    private async ValueTask CollectDrainedAsync()
+    {
+        List<MultiplexedConnection> drained;
+        lock (_lock)
+        {
+            drained = _connections.Where(c => !c.AcceptsNewCalls && c.ActiveStreamCount == 0 && c != _current).ToList();
+            foreach (var connection in drained)
             {
                 _connections.Remove(connection);
             }
         }
 
-        foreach (var connection in closed)
+        foreach (var connection in drained)
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
+            await DisposeBoundedAsync(connection).ConfigureAwait(false);
         }
     }
 
+    /// <summary>
+    /// Disposes <paramref name="connection"/>, letting its output drain for at most
+    /// <see cref="RpcChannelOptions.CloseTimeout"/>, then aborts it: a peer that stopped reading must not
+    /// hold the channel's dispose (or a collector task) forever.
+    /// </summary>
+    private async Task DisposeBoundedAsync(MultiplexedConnection connection)
+    {
+        var disposing = connection.DisposeAsync().AsTask();
+        try
+        {
+            await disposing.WaitAsync(_options.CloseTimeout).ConfigureAwait(false);
+            return;
+        }
+        catch (TimeoutException)
+        {
+            ClientLog.CloseTimedOut(_logger, _address.ToString(), _options.CloseTimeout.TotalSeconds);
+            connection.Abort(new IOException($"The connection to '{_address}' did not close within {_options.CloseTimeout.TotalSeconds:0.#} s."));
+        }
+
+        // After the abort the transport fails its pending reads and writes, so this ends soon; it
+        // is still bounded, so that a transport that ignores the abort cannot hang the caller.
+        await disposing.WaitAsync(_options.CloseTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>
+    /// Stops connecting and closes every connection; returns within about twice
+    /// <see cref="RpcChannelOptions.CloseTimeout"/> even when the peer has stopped reading.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         List<MultiplexedConnection> connections;
@@ -158,21 +257,19 @@ internal sealed class ConnectionManager : IAsyncDisposable
 
         if (connecting is not null)
         {
-            try
-            {
-                connections.Add(await connecting.ConfigureAwait(false));
-            }
-            catch (Exception ex) when (ex is RpcException or ObjectDisposedException)
-            {
-                // Cancelled by the dispose itself.
-            }
+            // The attempt sees _disposed and stops; a transport that ignores the token is not
+            // waited for past the bound (its connection, if any, is then the attempt's to drop).
+            await ((Task)connecting).WaitAsync(_options.CloseTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
-        foreach (var connection in connections)
+        await Task.WhenAll(connections.Select(DisposeBoundedAsync)).ConfigureAwait(false);
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (_disposed.IsCancellationRequested)
         {
-            await connection.DisposeAsync().ConfigureAwait(false);
+            throw new ObjectDisposedException($"RpcChannel '{_address}'", $"The channel to '{_address}' has been disposed.");
         }
-
-        _disposed.Dispose();
     }
 }

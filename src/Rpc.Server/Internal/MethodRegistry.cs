@@ -12,19 +12,30 @@ internal sealed class MethodRegistry
     // Over the plain dictionary, which is never written after the freeze: it can hand back its own key.
     private Dictionary<string, IServerMethod>.AlternateLookup<ReadOnlySpan<char>> _byChars;
 
-    public void Add(IServerMethod method)
+    /// <summary>Adds the methods of one service, all or none: a clash leaves the registry as it was.</summary>
+    /// <exception cref="InvalidOperationException">The server has started, or a method is bound already (the message names it).</exception>
+    public void AddAll(IReadOnlyList<IServerMethod> methods, string serviceType)
     {
         if (_frozen is not null)
         {
             throw new InvalidOperationException("Services must be added before the server starts.");
         }
 
-        if (!_methods.TryAdd(method.FullName, method))
+        var paths = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var method in methods)
         {
-            throw new InvalidOperationException($"The method '{method.FullName}' is already bound.");
+            if (_methods.ContainsKey(method.FullName) || !paths.Add(method.FullName))
+            {
+                throw new InvalidOperationException(
+                    $"Cannot add '{serviceType}': the method '{method.FullName}' is already bound (was the service, or another implementation of it, added before?).");
+            }
         }
 
-        _services.Add(method.ServiceName);
+        foreach (var method in methods)
+        {
+            _methods.Add(method.FullName, method);
+            _services.Add(method.ServiceName);
+        }
     }
 
     /// <summary>Wraps each handler in the interceptors and freezes the table for lock-free lookups.</summary>

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Rpc.Transports.Protocol;
 
 namespace Rpc.Server.Internal;
 
@@ -6,14 +7,15 @@ namespace Rpc.Server.Internal;
 internal sealed class RpcServerCallContext : ServerCallContext
 {
     private readonly ServerCall _call;
+    private readonly MultiplexedConnection _connection;
     private Metadata? _responseTrailers;
     private AuthContext? _authContext;
 
-    public RpcServerCallContext(ServerCall call, string method, string peer, DateTime deadline, Metadata requestHeaders)
+    public RpcServerCallContext(ServerCall call, string method, MultiplexedConnection connection, DateTime deadline, Metadata requestHeaders)
     {
         _call = call;
+        _connection = connection;
         MethodCore = method;
-        PeerCore = peer;
         DeadlineCore = deadline;
         RequestHeadersCore = requestHeaders;
     }
@@ -22,7 +24,8 @@ internal sealed class RpcServerCallContext : ServerCallContext
 
     protected override string HostCore => "localhost";
 
-    protected override string PeerCore { get; }
+    // The transport builds the peer string (for example unix:pid=123,uid=1000) once per connection.
+    protected override string PeerCore => _connection.Peer;
 
     protected override DateTime DeadlineCore { get; }
 
@@ -36,7 +39,8 @@ internal sealed class RpcServerCallContext : ServerCallContext
 
     protected override WriteOptions? WriteOptionsCore { get; set; }
 
-    protected override AuthContext AuthContextCore => _authContext ??= new AuthContext(null, []);
+    // Made when a handler asks: most never do.
+    protected override AuthContext AuthContextCore => _authContext ??= PeerAuthContext.Create(_connection.PeerIdentity);
 
     /// <summary>The trailers, without creating them when the handler never touched them.</summary>
     internal Metadata? ResponseTrailersIfAny => _responseTrailers;

@@ -22,6 +22,7 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
     private bool _finished;
     private readonly object _lock;
     private readonly TimeSpan? _timeout;
+    private readonly DateTime _deadline;
     private ITimer? _deadlineTimer;
     private Task? _deadlineTrailers;
     private bool _deadlineExceeded;
@@ -33,14 +34,15 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
         Environment = environment;
         Stream = stream;
         _lock = stream.SyncRoot;
-        var deadline = DateTime.MaxValue;
+        _deadline = DateTime.MaxValue;
         if (start.TimeoutMicroseconds != CallStart.NoTimeout)
         {
-            _timeout = TimeSpan.FromMicroseconds(start.TimeoutMicroseconds);
-            deadline = DateTime.UtcNow + _timeout.Value;
+            var now = DateTime.UtcNow;
+            _timeout = DeadlineTimer.ToTimeout(start.TimeoutMicroseconds, now);
+            _deadline = _timeout is { } timeout ? now + timeout : DateTime.MaxValue;
         }
 
-        Context = new RpcServerCallContext(this, start.Method, stream.Connection.Peer, deadline, start.Headers);
+        Context = new RpcServerCallContext(this, start.Method, stream.Connection, _deadline, start.Headers);
         stream.Observer = this;
     }
 
@@ -106,14 +108,15 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
         }
     }
 
+    // Tracked by the connection when it accepts the call, before it is queued, so that shutdown
+    // waits for calls that are accepted but not yet running; untracked here when it ends.
     private async Task RunAsync()
     {
-        Environment.Track(this);
         try
         {
             if (_timeout is { } timeout)
             {
-                _deadlineTimer = TimeProvider.System.CreateTimer(static state => ((ServerCall)state!).OnDeadline(), this, timeout, Timeout.InfiniteTimeSpan);
+                _deadlineTimer = TimeProvider.System.CreateTimer(static state => ((ServerCall)state!).OnDeadline(), this, DeadlineTimer.DueTime(timeout), Timeout.InfiniteTimeSpan);
             }
 
             try
@@ -248,6 +251,23 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
 
     private void OnDeadline()
     {
+        // Timers cannot wait longer than about 49.7 days: a later deadline re-arms until it is due.
+        // (A short timer may fire before RunAsync has stored it: then the deadline counts as due.)
+        var remaining = _deadline - DateTime.UtcNow;
+        if (remaining > TimeSpan.Zero && Volatile.Read(ref _deadlineTimer) is { } timer)
+        {
+            try
+            {
+                timer.Change(DeadlineTimer.DueTime(remaining), Timeout.InfiniteTimeSpan);
+            }
+            catch (ObjectDisposedException)
+            {
+                // The call finished meanwhile; nothing is left to time out.
+            }
+
+            return;
+        }
+
         _deadlineExceeded = true;
         _deadlineTrailers = OnDeadlineAsync();
     }

@@ -21,6 +21,9 @@ internal sealed class ServerCallEnvironment
 
     public MethodRegistry Methods { get; } = new();
 
+    /// <summary>Runs an accepted call: on the thread pool, or where a test holds it to force an interleaving.</summary>
+    public Action<IThreadPoolWorkItem> Schedule { get; set; } = static call => ThreadPool.UnsafeQueueUserWorkItem(call, preferLocal: false);
+
     /// <summary>The calls in flight at this moment.</summary>
     public List<ServerCall> Calls
     {

@@ -42,10 +42,16 @@ internal sealed class ServerConnection : ICallAcceptor
         }
     }
 
+    /// <summary>Who is on the other end, as the transport describes it.</summary>
+    public string Peer => _connection.Peer;
+
     public ValueTask SendGoAwayAsync() => _connection.TrySendGoAwayAsync(new Status(StatusCode.Unavailable, "The server is shutting down."));
 
     /// <summary>Ends the connection; <see cref="RunAsync"/> then completes.</summary>
     public void Close() => _connection.Close();
+
+    /// <summary>Tears the connection down at once, for a peer that does not let it close.</summary>
+    public void Abort(Exception reason) => _connection.Abort(reason);
 
     string? ICallAcceptor.FindKnownPath(ReadOnlySpan<char> path) => _environment.Methods.FindPath(path);
 
@@ -54,7 +60,10 @@ internal sealed class ServerConnection : ICallAcceptor
         ServerCall call = _environment.Methods.Find(start.Method) is { } method
             ? method.CreateCall(_environment, stream, start)
             : new UnimplementedCall(_environment, stream, start);
-        ThreadPool.UnsafeQueueUserWorkItem(call, preferLocal: false);
+        // Tracked before it is queued: a shutdown that starts now must wait for this call, which
+        // the client was told (by GOAWAY's last stream id) will run, not kill it unseen.
+        _environment.Track(call);
+        _environment.Schedule(call);
     }
 }
 #pragma warning restore CA1001

@@ -16,6 +16,18 @@ internal static partial class ServerLog
     [LoggerMessage(203, LogLevel.Information, "Shutdown timed out; cancelling {Count} calls still running.")]
     public static partial void ShutdownCancellingCalls(ILogger logger, int count);
 
-    [LoggerMessage(204, LogLevel.Error, "Accepting connections on {Address} failed.")]
-    public static partial void AcceptFailed(ILogger logger, string address, Exception exception);
+    [LoggerMessage(204, LogLevel.Error, "Accepting connections on {Address} failed; trying again in {BackoffMs} ms.")]
+    public static partial void AcceptFailed(ILogger logger, string address, double backoffMs, Exception exception);
+
+    [LoggerMessage(205, LogLevel.Warning, "Shutdown left {Count} handlers running that did not return after their calls were cancelled.")]
+    public static partial void ShutdownLeavingHandlers(ILogger logger, int count);
+
+    [LoggerMessage(206, LogLevel.Warning, "Shutdown aborted {Count} connections that did not close in time.")]
+    public static partial void ShutdownAbortingConnections(ILogger logger, int count);
+
+    [LoggerMessage(208, LogLevel.Error, "Connection from {Peer} failed.")]
+    public static partial void ConnectionFailed(ILogger logger, string peer, Exception exception);
+
+    [LoggerMessage(207, LogLevel.Error, "Closing the listener on {Address} failed.")]
+    public static partial void ListenerCloseFailed(ILogger logger, string address, Exception exception);
 }
