@@ -16,7 +16,6 @@ public class RingBenchmarks
     public void Setup()
     {
         _segment = SharedSegment.Create("bdn-" + Environment.ProcessId, 1 << 20);
-        _segment.Unlink();
         _ring = _segment.GetRing(0, TimeSpan.Zero);
         _ring.Write(_message);
         if (_ring.Read(_received) != 64)

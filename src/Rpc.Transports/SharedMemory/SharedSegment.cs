@@ -98,12 +98,6 @@ internal sealed unsafe class SharedSegment : IDisposable
         }
     }
 
-    /// <summary>
-    /// Nothing to do: the segment never had a name. Kept for callers written when it was a file in
-    /// /dev/shm (bench/Rpc.Benchmarks/RingBenchmarks.cs); remove with them.
-    /// </summary>
-    public void Unlink() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) == 1, this);
-
     /// <summary>Unmaps the segment; only once no thread can touch its rings.</summary>
     public void Dispose()
     {

@@ -2,6 +2,7 @@ using System.Security.Cryptography.X509Certificates;
 using Rpc.Client;
 using Rpc.Tests.Infrastructure;
 using Rpc.Transports;
+using Rpc.Transports.SharedMemory;
 using Rpc.Transports.Tcp;
 using Xunit;
 
@@ -68,7 +69,7 @@ public sealed class SharedMemoryConformanceTests : ConformanceTests
 
     protected override void AssertReleased(string address, bool graceful)
     {
-        var rendezvous = Path.Combine(Path.GetTempPath(), $"rpc-shm-{address["shm://".Length..]}.sock");
+        var rendezvous = new SharedMemoryTransport(new SharedMemoryTransportOptions()).GetRendezvousPath(TransportAddress.Parse(address));
         if (graceful)
         {
             Assert.False(File.Exists(rendezvous), $"The server left {rendezvous} behind.");
@@ -78,7 +79,7 @@ public sealed class SharedMemoryConformanceTests : ConformanceTests
             File.Delete(rendezvous);
         }
 
-        // Segments are unlinked as soon as both sides map them, so even a killed server leaves none.
-        Assert.Empty(Directory.GetFiles("/dev/shm", $"rpc-{address["shm://".Length..]}-*"));
+        // Segments are memfds that never have a name, so even a killed server leaves none.
+        Assert.Empty(Directory.GetFiles("/dev/shm", "rpc-*"));
     }
 }
