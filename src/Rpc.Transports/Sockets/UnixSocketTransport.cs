@@ -29,7 +29,7 @@ public sealed class UnixSocketTransport : ITransport
     {
         var path = GetPath(address);
         var socket = await BindSocketAsync(path, _options.SocketFileMode, _options.Backlog, cancellationToken).ConfigureAwait(false);
-        return new UnixSocketListener(socket, address, path, _options.MaxBufferSize);
+        return new UnixSocketListener(socket, address, path, options, _options.MaxBufferSize);
     }
 
     /// <inheritdoc/>
