@@ -5,17 +5,17 @@ namespace Rpc.Transports.Sockets;
 
 /// <summary>
 /// Accepts on a Unix socket, admits only the peers <see cref="ListenOptions"/> allow (checked by
-/// the kernel's <c>SO_PEERCRED</c>), and removes its socket file when unbound.
+/// the kernel's <c>SO_PEERCRED</c>), and gives its path back when unbound.
 /// </summary>
 internal sealed class UnixSocketListener : SocketListener
 {
-    private readonly string _path;
+    private readonly UnixSocketBinding _binding;
     private readonly int _maxBufferSize;
 
-    public UnixSocketListener(Socket socket, TransportAddress address, string path, ListenOptions options, int maxBufferSize)
-        : base(socket, address, options, Timeout.InfiniteTimeSpan)
+    public UnixSocketListener(UnixSocketBinding binding, TransportAddress address, ListenOptions options, int maxBufferSize)
+        : base(binding.Socket, address, options, Timeout.InfiniteTimeSpan)
     {
-        _path = path;
+        _binding = binding;
         _maxBufferSize = maxBufferSize;
         StartAccepting();
     }
@@ -25,20 +25,10 @@ internal sealed class UnixSocketListener : SocketListener
         var identity = PeerCredentials.Read(raw);
         LocalPeerPolicy.Admit(Options, identity);
         return ValueTask.FromResult<ITransportConnection>(
-            new SocketConnection(raw, PeerCredentials.Describe("unix", identity, "unix:" + _path), _maxBufferSize, identity));
+            new SocketConnection(raw, PeerCredentials.Describe("unix", identity, "unix:" + _binding.FullPath), _maxBufferSize, identity));
     }
 
     protected override string Describe(Socket raw) => PeerCredentials.Describe("unix", PeerCredentials.Read(raw), base.Describe(raw));
 
-    protected override void OnUnbound()
-    {
-        try
-        {
-            File.Delete(_path);
-        }
-        catch (IOException)
-        {
-            // Someone else removed or replaced it; either way it is no longer ours.
-        }
-    }
+    protected override void OnUnbound() => _binding.Release();
 }
