@@ -78,6 +78,12 @@ public sealed class TcpTransport : ITransport
             socket.Dispose();
             throw new ConnectionFailedException($"Could not connect to '{address}': {ex.SocketErrorCode}.", ex);
         }
+        catch
+        {
+            // Cancelled (or anything else): the socket is ours until we return it.
+            socket.Dispose();
+            throw;
+        }
 
         if (address.Scheme != "tcps")
         {
@@ -100,6 +106,11 @@ public sealed class TcpTransport : ITransport
         {
             await tls.DisposeAsync().ConfigureAwait(false);
             throw new ConnectionFailedException($"TLS handshake with '{address}' failed: {ex.Message}", ex);
+        }
+        catch
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            throw;
         }
 
         var identity = tls.RemoteCertificate is X509Certificate2 certificate ? new PeerIdentity { Certificate = certificate } : null;
