@@ -6,10 +6,12 @@ namespace Rpc.Transports;
 /// </summary>
 public sealed class TransportAddress : IEquatable<TransportAddress>
 {
-    private TransportAddress(string scheme, string target)
+    private TransportAddress(string scheme, string target, bool hasAuthority, string? original)
     {
         Scheme = scheme;
         Target = target;
+        HasAuthority = hasAuthority;
+        Original = original ?? ToString();
     }
 
     /// <summary>The lower-case scheme, for example <c>unix</c>.</summary>
@@ -17,6 +19,12 @@ public sealed class TransportAddress : IEquatable<TransportAddress>
 
     /// <summary>What follows <c>scheme:</c> with any <c>//</c> removed, for example <c>/run/calc.sock</c>.</summary>
     public string Target { get; }
+
+    /// <summary>Whether the address was written with <c>//</c> after the scheme, where a URI puts a host.</summary>
+    internal bool HasAuthority { get; }
+
+    /// <summary>The address as the user wrote it, for error messages.</summary>
+    internal string Original { get; }
 
     /// <summary>Parses <paramref name="address"/> without checking that a transport accepts it.</summary>
     /// <exception cref="ArgumentException">The address has no scheme or no target.</exception>
@@ -31,7 +39,8 @@ public sealed class TransportAddress : IEquatable<TransportAddress>
 
         var scheme = address[..colon].ToLowerInvariant();
         var target = address[(colon + 1)..];
-        if (target.StartsWith("//", StringComparison.Ordinal))
+        var hasAuthority = target.StartsWith("//", StringComparison.Ordinal);
+        if (hasAuthority)
         {
             target = target[2..];
         }
@@ -41,11 +50,11 @@ public sealed class TransportAddress : IEquatable<TransportAddress>
             throw new ArgumentException($"'{address}' has no target after '{scheme}:'. {TransportRegistry.AcceptedForms}", nameof(address));
         }
 
-        return new TransportAddress(scheme, target);
+        return new TransportAddress(scheme, target, hasAuthority, address);
     }
 
     /// <summary>Creates an address from its parts.</summary>
-    public static TransportAddress Create(string scheme, string target) => new(scheme.ToLowerInvariant(), target);
+    public static TransportAddress Create(string scheme, string target) => new(scheme.ToLowerInvariant(), target, hasAuthority: false, original: null);
 
     /// <inheritdoc/>
     public override string ToString() => Scheme == "unix" && !Target.StartsWith('/') ? $"unix:{Target}" : $"{Scheme}://{Target}";

@@ -17,9 +17,10 @@ internal sealed class StreamConnection : TransportConnection
     private readonly Readiness.Waker? _closeWaker;
 
     /// <summary>One duplex stream, or two one-way streams as anonymous pipes come.</summary>
-    public StreamConnection(Stream receive, Stream send, string peer, int maxBufferSize, Action? onClose = null)
+    public StreamConnection(Stream receive, Stream send, string peer, int maxBufferSize, Action? onClose = null, PeerIdentity? identity = null)
         : base(peer, maxBufferSize)
     {
+        PeerIdentity = identity;
         _receive = receive;
         _send = send;
         _onClose = onClose;

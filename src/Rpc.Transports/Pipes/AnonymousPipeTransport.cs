@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.IO.Pipes;
+using System.Runtime.InteropServices;
 using Rpc.Transports.Internal;
 
 namespace Rpc.Transports.Pipes;
@@ -28,6 +29,10 @@ public static class AnonymousPipeTransport
         var fromChild = new AnonymousPipeServerStream(PipeDirection.In, HandleInheritability.Inheritable);
         try
         {
+            // Only the child's ends are to be inherited: were ours too, every process this one
+            // starts later would hold the pipes open, and the child would never see us go.
+            Inheritance.Stop(toChild.SafePipeHandle);
+            Inheritance.Stop(fromChild.SafePipeHandle);
             startInfo.UseShellExecute = false;
             startInfo.Environment[HandlesVariable] = $"{toChild.GetClientHandleAsString()},{fromChild.GetClientHandleAsString()}";
             var child = Process.Start(startInfo) ?? throw new InvalidOperationException($"Could not start '{startInfo.FileName}'.");
@@ -57,10 +62,14 @@ public static class AnonymousPipeTransport
         Environment.SetEnvironmentVariable(HandlesVariable, null);
         var input = new AnonymousPipeClientStream(PipeDirection.In, read);
         var output = new AnonymousPipeClientStream(PipeDirection.Out, write);
+        // Inherited, so inheritable: a grandchild would hold the pipes open and the parent would
+        // not see this child go. They stay ours alone from now on.
+        Inheritance.Stop(input.SafePipeHandle);
+        Inheritance.Stop(output.SafePipeHandle);
         return new ParentPipeListener(new StreamConnection(input, output, "parent", MaxBufferSize));
     }
 
-    private sealed class ParentTransport : ITransport, IAsyncDisposable
+    internal sealed class ParentTransport : ITransport, IAsyncDisposable
     {
         private readonly Stream _input;
         private readonly Stream _output;
@@ -75,6 +84,9 @@ public static class AnonymousPipeTransport
         }
 
         public IReadOnlyCollection<string> Schemes { get; } = ["child"];
+
+        /// <summary>The parent's ends of the pipes.</summary>
+        internal IEnumerable<SafeHandle> Handles => [((PipeStream)_input).SafePipeHandle, ((PipeStream)_output).SafePipeHandle];
 
         public void Validate(TransportAddress address)
         {

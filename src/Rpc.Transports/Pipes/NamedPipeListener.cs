@@ -3,28 +3,37 @@ using Rpc.Transports.Internal;
 
 namespace Rpc.Transports.Pipes;
 
-/// <summary>Keeps one server instance of the pipe waiting; each client that connects gets it and a new one waits.</summary>
-internal sealed class NamedPipeListener : ITransportListener
+/// <summary>
+/// Keeps one server instance of the pipe waiting; each client that connects gets it and a new one
+/// waits. Where the pipe is a Unix socket (Linux, macOS) the peer's credentials decide admission.
+/// </summary>
+internal sealed class NamedPipeListener : AcceptingListener<NamedPipeServerStream>
 {
     private readonly string _name;
-    private readonly CancellationTokenSource _unbound = new();
+    private readonly bool _currentUserOnly;
+
+    // Owned by the accept loop; Unbind takes it away from any thread to wake a waiting accept.
     private NamedPipeServerStream? _waiting;
 
-    public NamedPipeListener(string name, TransportAddress address, NamedPipeServerStream first)
+    public NamedPipeListener(string name, TransportAddress address, ListenOptions options, NamedPipeServerStream first, bool currentUserOnly)
+        : base(address, options, Timeout.InfiniteTimeSpan)
     {
         _name = name;
         _waiting = first;
-        Address = address;
+        _currentUserOnly = currentUserOnly;
+        StartAccepting();
     }
 
-    public TransportAddress Address { get; }
-
-    public static NamedPipeServerStream CreateServerStream(string name)
+    /// <summary>
+    /// A new server instance of <paramref name="name"/>. <paramref name="currentUserOnly"/> makes
+    /// the runtime refuse other users itself; without it the listen options decide.
+    /// </summary>
+    public static NamedPipeServerStream CreateServerStream(string name, bool currentUserOnly)
     {
         try
         {
             return new NamedPipeServerStream(name, PipeDirection.InOut, NamedPipeServerStream.MaxAllowedServerInstances,
-                PipeTransmissionMode.Byte, PipeOptions.Asynchronous | PipeOptions.CurrentUserOnly);
+                PipeTransmissionMode.Byte, PipeOptions.Asynchronous | (currentUserOnly ? PipeOptions.CurrentUserOnly : PipeOptions.None));
         }
         catch (IOException ex)
         {
@@ -32,44 +41,42 @@ internal sealed class NamedPipeListener : ITransportListener
         }
     }
 
-    public async ValueTask<ITransportConnection?> AcceptAsync(CancellationToken cancellationToken = default)
+    protected override async ValueTask<NamedPipeServerStream> AcceptRawAsync(CancellationToken cancellationToken)
     {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _unbound.Token);
-        while (!_unbound.IsCancellationRequested)
+        var server = _waiting ??= CreateServerStream(_name, _currentUserOnly);
+        try
         {
-            var server = _waiting ??= CreateServerStream(_name);
-            try
+            await server.WaitForConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // A failed instance (a client that gave up mid-connect, a refused user) is broken; the next accept makes a fresh one.
+            if (Interlocked.CompareExchange(ref _waiting, null, server) == server)
             {
-                await server.WaitForConnectionAsync(linked.Token).ConfigureAwait(false);
-                _waiting = null;
-                return new StreamConnection(server, server, "pipe:" + _name, NamedPipeTransport.BufferSize);
-            }
-            catch (Exception ex) when (_unbound.IsCancellationRequested && ex is OperationCanceledException or ObjectDisposedException or IOException)
-            {
-                break;
-            }
-            catch (IOException)
-            {
-                // A client that gave up mid-connect breaks this instance; wait on a fresh one.
-                _waiting = null;
                 await server.DisposeAsync().ConfigureAwait(false);
             }
+
+            throw;
         }
 
-        return null;
+        Interlocked.CompareExchange(ref _waiting, null, server);
+        return server;
     }
 
-    public async ValueTask DisposeAsync()
+    protected override ValueTask<ITransportConnection> CompleteAsync(NamedPipeServerStream raw, CancellationToken cancellationToken)
     {
-        if (_unbound.IsCancellationRequested)
-        {
-            return;
-        }
-
-        await _unbound.CancelAsync().ConfigureAwait(false);
-        if (Interlocked.Exchange(ref _waiting, null) is { } waiting)
-        {
-            await waiting.DisposeAsync().ConfigureAwait(false);
-        }
+        var identity = ReadIdentity(raw);
+        LocalPeerPolicy.Admit(Options, identity);
+        var peer = PeerCredentials.Describe("pipe", identity, "pipe:" + _name);
+        return ValueTask.FromResult<ITransportConnection>(new StreamConnection(raw, raw, peer, NamedPipeTransport.BufferSize, identity: identity));
     }
+
+    protected override void Discard(NamedPipeServerStream raw) => raw.Dispose();
+
+    protected override void Unbind() => Interlocked.Exchange(ref _waiting, null)?.Dispose();
+
+    protected override string Describe(NamedPipeServerStream raw) => PeerCredentials.Describe("pipe", ReadIdentity(raw), "a peer");
+
+    /// <summary>On Linux and macOS a named pipe's handle is its socket's descriptor, so the kernel can name the peer.</summary>
+    internal static PeerIdentity? ReadIdentity(PipeStream pipe) => OperatingSystem.IsWindows() ? null : PeerCredentials.Read(pipe.SafePipeHandle);
 }

@@ -20,10 +20,14 @@ public sealed class NamedPipeTransport : ITransport
     /// <inheritdoc/>
     public ValueTask<ITransportListener> BindAsync(TransportAddress address, ListenOptions options, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(options);
         var name = GetPipeName(address);
+        // The runtime's own current-user check refuses everyone else before we can see them; keep
+        // it while only our user may connect, and let the listen options decide otherwise.
+        var currentUserOnly = LocalPeerPolicy.OwnUserOnly(options);
         // Claim the name now, so "in use" is reported by Listen rather than by the first accept.
-        var first = NamedPipeListener.CreateServerStream(name);
-        return ValueTask.FromResult<ITransportListener>(new NamedPipeListener(name, address, first));
+        var first = NamedPipeListener.CreateServerStream(name, currentUserOnly);
+        return ValueTask.FromResult<ITransportListener>(new NamedPipeListener(name, address, options, first, currentUserOnly));
     }
 
     /// <inheritdoc/>
@@ -41,7 +45,7 @@ public sealed class NamedPipeTransport : ITransport
             throw new ConnectionFailedException($"Could not connect to '{address}': {ex.Message}", ex);
         }
 
-        return new StreamConnection(client, client, address.ToString(), MaxBufferSize);
+        return new StreamConnection(client, client, address.ToString(), MaxBufferSize, identity: NamedPipeListener.ReadIdentity(client));
     }
 
     internal static string GetPipeName(TransportAddress address)

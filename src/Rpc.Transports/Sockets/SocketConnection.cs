@@ -17,10 +17,11 @@ internal sealed class SocketConnection : TransportConnection
 {
     private readonly Socket _socket;
 
-    public SocketConnection(Socket socket, string peer, int maxBufferSize)
+    public SocketConnection(Socket socket, string peer, int maxBufferSize, PeerIdentity? identity = null)
         : base(peer, maxBufferSize)
     {
         _socket = socket;
+        PeerIdentity = identity;
         Start();
     }
 

@@ -1,47 +1,34 @@
 using System.Net.Sockets;
+using Rpc.Transports.Internal;
 
 namespace Rpc.Transports.Sockets;
 
-internal sealed class UnixSocketListener : ITransportListener
+/// <summary>
+/// Accepts on a Unix socket, admits only the peers <see cref="ListenOptions"/> allow (checked by
+/// the kernel's <c>SO_PEERCRED</c>), and gives its path back when unbound.
+/// </summary>
+internal sealed class UnixSocketListener : SocketListener
 {
-    private readonly Socket _socket;
-    private readonly string _path;
+    private readonly UnixSocketBinding _binding;
     private readonly int _maxBufferSize;
-    private int _disposed;
 
-    public UnixSocketListener(Socket socket, TransportAddress address, string path, int maxBufferSize)
+    public UnixSocketListener(UnixSocketBinding binding, TransportAddress address, ListenOptions options, int maxBufferSize)
+        : base(binding.Socket, address, options, Timeout.InfiniteTimeSpan)
     {
-        _socket = socket;
-        _path = path;
+        _binding = binding;
         _maxBufferSize = maxBufferSize;
-        Address = address;
+        StartAccepting();
     }
 
-    public TransportAddress Address { get; }
-
-    public async ValueTask<ITransportConnection?> AcceptAsync(CancellationToken cancellationToken = default)
+    protected override ValueTask<ITransportConnection> CompleteAsync(Socket raw, CancellationToken cancellationToken)
     {
-        var accepted = await SocketAcceptor.AcceptAsync(_socket, () => Volatile.Read(ref _disposed) == 1, cancellationToken).ConfigureAwait(false);
-        return accepted is null ? null : new SocketConnection(accepted, "unix:" + _path, _maxBufferSize);
+        var identity = PeerCredentials.Read(raw);
+        LocalPeerPolicy.Admit(Options, identity);
+        return ValueTask.FromResult<ITransportConnection>(
+            new SocketConnection(raw, PeerCredentials.Describe("unix", identity, "unix:" + _binding.FullPath), _maxBufferSize, identity));
     }
 
-    public ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
-        {
-            return ValueTask.CompletedTask;
-        }
+    protected override string Describe(Socket raw) => PeerCredentials.Describe("unix", PeerCredentials.Read(raw), base.Describe(raw));
 
-        _socket.Dispose();
-        try
-        {
-            File.Delete(_path);
-        }
-        catch (IOException)
-        {
-            // Someone else removed or replaced it; either way it is no longer ours.
-        }
-
-        return ValueTask.CompletedTask;
-    }
+    protected override void OnUnbound() => _binding.Release();
 }

@@ -1,11 +1,14 @@
 using System.Net.Sockets;
+using Rpc.Transports.Internal;
 
 namespace Rpc.Transports.Sockets;
 
 /// <summary>
 /// Unix domain sockets: <c>unix:///absolute/path</c> or <c>unix:relative/path</c>.
-/// The listener owns its socket file: it replaces a stale one left by a crashed server, refuses a
-/// live one, and removes its own when unbound.
+/// The listener owns its socket file: it replaces a stale socket left by a crashed server, refuses
+/// a live one and any file that is not a socket, claims the path with a lock file beside it
+/// (<c>path.lock</c>) so two servers cannot both take it, and removes its own socket when unbound.
+/// Only the peers <see cref="ListenOptions"/> allow are accepted (by default the server's own user).
 /// </summary>
 public sealed class UnixSocketTransport : ITransport
 {
@@ -27,27 +30,34 @@ public sealed class UnixSocketTransport : ITransport
     /// <inheritdoc/>
     public async ValueTask<ITransportListener> BindAsync(TransportAddress address, ListenOptions options, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(options);
         var path = GetPath(address);
-        var socket = await BindSocketAsync(path, _options.SocketFileMode, _options.Backlog, cancellationToken).ConfigureAwait(false);
-        return new UnixSocketListener(socket, address, path, _options.MaxBufferSize);
+        var binding = await UnixSocketBinding.BindAsync(path, address, options.FileMode ?? _options.SocketFileMode, _options.Backlog, cancellationToken).ConfigureAwait(false);
+        return new UnixSocketListener(binding, address, options, _options.MaxBufferSize);
     }
 
     /// <inheritdoc/>
     public async ValueTask<ITransportConnection> ConnectAsync(TransportAddress address, CancellationToken cancellationToken)
     {
         var socket = await ConnectSocketAsync(GetPath(address), address, cancellationToken).ConfigureAwait(false);
-        return new SocketConnection(socket, address.ToString(), _options.MaxBufferSize);
+        var identity = PeerCredentials.Read(socket);
+        return new SocketConnection(socket, address.ToString(), _options.MaxBufferSize, identity);
     }
 
-    /// <summary>A listening socket at <paramref name="path"/>, replacing a stale socket file but never a live one.</summary>
+    /// <summary>
+    /// A listening socket at <paramref name="path"/>, replacing a stale socket but never a live one
+    /// nor a file that is not a socket. Unlike <see cref="UnixSocketBinding"/> it takes no lock and
+    /// leaves removal to the caller; kept for listeners not yet moved to the binding.
+    /// </summary>
     internal static async ValueTask<Socket> BindSocketAsync(string path, UnixFileMode mode, int backlog, CancellationToken cancellationToken)
     {
-        await RemoveStaleSocketFileAsync(path, cancellationToken).ConfigureAwait(false);
+        var address = TransportAddress.Create("unix", path);
+        var fullPath = Path.GetFullPath(path);
+        await UnixSocketBinding.RemoveStaleSocketAsync(fullPath, address, cancellationToken).ConfigureAwait(false);
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
             socket.Bind(new UnixDomainSocketEndPoint(path));
-            // Before listen(), nobody can connect, so narrowing the mode here leaves no window.
             if (!OperatingSystem.IsWindows())
             {
                 File.SetUnixFileMode(path, mode);
@@ -59,7 +69,7 @@ public sealed class UnixSocketTransport : ITransport
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
             socket.Dispose();
-            throw new AddressInUseException($"Address in use: 'unix://{path}'.", ex);
+            throw new AddressInUseException($"Address in use: '{address}' ('{fullPath}').", ex);
         }
         catch
         {
@@ -68,7 +78,7 @@ public sealed class UnixSocketTransport : ITransport
         }
     }
 
-    /// <summary>A socket connected to <paramref name="path"/>; failures become <see cref="ConnectionFailedException"/>.</summary>
+    /// <summary>A socket connected to <paramref name="path"/>; failures become <see cref="ConnectionFailedException"/> naming the real path and why.</summary>
     internal static async ValueTask<Socket> ConnectSocketAsync(string path, TransportAddress address, CancellationToken cancellationToken)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -80,7 +90,7 @@ public sealed class UnixSocketTransport : ITransport
         catch (SocketException ex)
         {
             socket.Dispose();
-            throw new ConnectionFailedException($"Could not connect to '{address}': {ex.SocketErrorCode}.", ex);
+            throw new ConnectionFailedException($"Could not connect to '{address}': {Explain(ex.SocketErrorCode, Path.GetFullPath(path))}", ex);
         }
         catch
         {
@@ -89,35 +99,35 @@ public sealed class UnixSocketTransport : ITransport
         }
     }
 
-    private static string GetPath(TransportAddress address)
+    /// <summary>Why a connect to <paramref name="fullPath"/> failed, in words a user can act on.</summary>
+    internal static string Explain(SocketError error, string fullPath) => error switch
+    {
+        // ENOENT reaches us as AddressNotAvailable, which says nothing to a user.
+        SocketError.AddressNotAvailable when !File.Exists(fullPath) && !Directory.Exists(Path.GetDirectoryName(fullPath))
+            => $"no such file or directory: the directory '{Path.GetDirectoryName(fullPath)}' does not exist.",
+        SocketError.AddressNotAvailable => $"no such file '{fullPath}': is the server running and listening there?",
+        SocketError.ConnectionRefused => $"nothing accepts connections at '{fullPath}' (a server that stopped without removing it, or not a socket).",
+        SocketError.AccessDenied => $"permission denied on '{fullPath}': its mode or its directory's does not let this user in.",
+        _ => $"{error} on '{fullPath}'.",
+    };
+
+    /// <summary>The path of a unix address; a host part (<c>unix://tmp/x.sock</c>) is refused, as gRPC does.</summary>
+    internal static string GetPath(TransportAddress address)
     {
         if (address.Scheme != "unix" || address.Target.Contains('\0', StringComparison.Ordinal))
         {
             throw new ArgumentException($"'{address}' is not a unix address. {TransportRegistry.AcceptedForms}", nameof(address));
         }
 
+        if (address.HasAuthority && !address.Target.StartsWith('/'))
+        {
+            var host = address.Target.Split('/')[0];
+            throw new ArgumentException(
+                $"'{address.Original}' names a host ('{host}'), which a unix address cannot have. " +
+                $"Use 'unix:///{address.Target}' for the absolute path /{address.Target}, or 'unix:{address.Target}' for a path relative to the working directory.",
+                nameof(address));
+        }
+
         return address.Target;
-    }
-
-    private static async ValueTask RemoveStaleSocketFileAsync(string path, CancellationToken cancellationToken)
-    {
-        if (!File.Exists(path))
-        {
-            return;
-        }
-
-        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            await probe.ConnectAsync(new UnixDomainSocketEndPoint(path), cancellationToken).ConfigureAwait(false);
-        }
-        catch (SocketException ex) when (ex.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)
-        {
-            // Nobody accepts there: a crashed server left the file behind.
-            File.Delete(path);
-            return;
-        }
-
-        throw new AddressInUseException($"Address in use: a live server listens on 'unix://{path}'.");
     }
 }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using Rpc.Transports.Internal;
 using Rpc.Transports.Sockets;
 
@@ -30,6 +31,7 @@ public sealed class TcpTransport : ITransport
     /// <inheritdoc/>
     public async ValueTask<ITransportListener> BindAsync(TransportAddress address, ListenOptions options, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(options);
         var (host, port) = ParseHostPort(address);
         var tls = address.Scheme == "tcps";
         if (tls && _options.ServerCertificate is null)
@@ -59,7 +61,7 @@ public sealed class TcpTransport : ITransport
 
         var bound = (IPEndPoint)socket.LocalEndPoint!;
         var boundAddress = TransportAddress.Create(address.Scheme, $"{(host is "*" ? "0.0.0.0" : host)}:{bound.Port}");
-        return new TcpListener(socket, boundAddress, tls ? _options : null, _options.MaxBufferSize);
+        return new TcpListener(socket, boundAddress, options, tls ? _options : null, _options.MaxBufferSize);
     }
 
     /// <inheritdoc/>
@@ -76,10 +78,16 @@ public sealed class TcpTransport : ITransport
             socket.Dispose();
             throw new ConnectionFailedException($"Could not connect to '{address}': {ex.SocketErrorCode}.", ex);
         }
+        catch
+        {
+            // Cancelled (or anything else): the socket is ours until we return it.
+            socket.Dispose();
+            throw;
+        }
 
         if (address.Scheme != "tcps")
         {
-            return new SocketConnection(socket, $"ipv4:{socket.RemoteEndPoint}", _options.MaxBufferSize);
+            return new SocketConnection(socket, TcpPeer.Describe(socket.RemoteEndPoint), _options.MaxBufferSize);
         }
 
         var tls = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);
@@ -99,8 +107,14 @@ public sealed class TcpTransport : ITransport
             await tls.DisposeAsync().ConfigureAwait(false);
             throw new ConnectionFailedException($"TLS handshake with '{address}' failed: {ex.Message}", ex);
         }
+        catch
+        {
+            await tls.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
 
-        return new StreamConnection(tls, tls, $"ipv4:{socket.RemoteEndPoint}", _options.MaxBufferSize);
+        var identity = tls.RemoteCertificate is X509Certificate2 certificate ? new PeerIdentity { Certificate = certificate } : null;
+        return new StreamConnection(tls, tls, TcpPeer.Describe(socket.RemoteEndPoint), _options.MaxBufferSize, identity: identity);
     }
 
     private static (string Host, int Port) ParseHostPort(TransportAddress address)

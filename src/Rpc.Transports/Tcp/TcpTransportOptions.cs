@@ -6,8 +6,15 @@ namespace Rpc.Transports.Tcp;
 /// <summary>Settings of the TCP transport, plain (<c>tcp://</c>) and with TLS (<c>tcps://</c>).</summary>
 public sealed class TcpTransportOptions
 {
+    private int _maxBufferSize = 1024 * 1024;
+
     /// <summary>Bytes a connection buffers on receive before the socket waits. Default: 1 MiB.</summary>
-    public int MaxBufferSize { get; set; } = 1024 * 1024;
+    /// <exception cref="ArgumentOutOfRangeException">Set below one maximum-size frame plus its header (262,154 bytes), which would stall a connection.</exception>
+    public int MaxBufferSize
+    {
+        get => _maxBufferSize;
+        set => _maxBufferSize = Internal.BufferLimits.CheckMaxBufferSize(value, "TcpTransportOptions.MaxBufferSize");
+    }
 
     /// <summary>Server: the certificate a <c>tcps://</c> listener presents. Required to listen with TLS.</summary>
     public X509Certificate2? ServerCertificate { get; set; }
