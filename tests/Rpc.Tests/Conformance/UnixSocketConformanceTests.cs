@@ -13,10 +13,13 @@ public sealed class UnixSocketConformanceTests : ConformanceTests
         if (graceful)
         {
             Assert.False(File.Exists(path), $"The server left its socket file {path} behind.");
+            Assert.False(File.Exists(path + ".lock"), $"The server left its lock file {path}.lock behind.");
         }
         else
         {
+            // A killed server cannot clean up; the next server on the path would take both over.
             File.Delete(path);
+            File.Delete(path + ".lock");
         }
     }
 }
