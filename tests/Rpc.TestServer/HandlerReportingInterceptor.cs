@@ -5,7 +5,8 @@ namespace Rpc.TestServer;
 
 /// <summary>
 /// Prints "HANDLER-STARTED key" when a call carrying <c>x-fault-key</c> enters its handler and
-/// "HANDLER-CANCELLED key" when the call's token fires before the handler returns, so a fault test
+/// "HANDLER-CANCELLED key" when the call's token fires before the handler returns, and
+/// "HANDLER-ENDED key outcome token=fired?" when it returns, so a fault test
 /// can see from outside that a killed client's calls were cancelled on every call kind.
 /// </summary>
 internal sealed class HandlerReportingInterceptor : Interceptor
@@ -52,13 +53,23 @@ internal sealed class HandlerReportingInterceptor : Interceptor
                 Console.WriteLine("HANDLER-CANCELLED " + key);
             }
         });
+        var outcome = "ok";
         try
         {
             return await handler();
         }
+        catch (Exception ex)
+        {
+            outcome = ex is RpcException rpc ? "RpcException " + rpc.StatusCode : ex.GetType().Name;
+            throw;
+        }
         finally
         {
             Volatile.Write(ref finished, 1);
+
+            // How the handler ended and whether its token had fired by then, for tests to tell a
+            // cancelled call from one that ended some other way.
+            Console.WriteLine($"HANDLER-ENDED {key} {outcome} token={context.CancellationToken.IsCancellationRequested}");
         }
     }
 }
