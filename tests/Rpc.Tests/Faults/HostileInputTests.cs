@@ -177,7 +177,6 @@ public abstract class HostileInputTests : IAsyncLifetime
         yield return ("headers on an even stream", Frames.Build(w => Frames.CallStart(w, 2, Frames.EmptyCall)));
         yield return ("headers with a timeout below -1", Frames.Build(w => Frames.CallStart(w, 1, Frames.EmptyCall, timeoutMicroseconds: -5)));
         yield return ("stream ids going down", Frames.Build(w => { Frames.CallStart(w, 5, Frames.UnaryCall); Frames.CallStart(w, 3, Frames.UnaryCall); }));
-        yield return ("trailers from a client", Frames.Build(w => { Frames.CallStart(w, 1, Frames.UnaryCall); FrameWriter.WriteTrailers(w, 1, Status.DefaultSuccess, null); }));
         yield return ("ping of 7 bytes", Frames.RawFrame(7, (byte)FrameType.Ping, 0, 0, new byte[7]));
         yield return ("half close with a payload", Frames.Build(w => { Frames.CallStart(w, 1, Frames.UnaryCall); w.Write(Frames.RawFrame(1, (byte)FrameType.HalfClose, 0, 1, [0])); }));
         yield return ("message on a stream never opened", Frames.Build(w => Frames.Message(w, 41, [])));
@@ -200,8 +199,16 @@ public abstract class HostileInputTests : IAsyncLifetime
             Frames.Message(w, 3, []);
         }));
         await AssertServingAsync();
-        Assert.False(await peer.WaitClosedAsync(TimeSpan.FromMilliseconds(500)), "The server closed a connection whose calls had long timeouts.");
+        var deadline = DateTime.UtcNow + CloseBound;
+        while ((peer.FindTrailers(1) is null || peer.FindTrailers(3) is null) && !peer.Closed.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
         Assert.Null(peer.FindGoAway());
+        Assert.False(peer.Closed.IsCompleted, "The server closed a connection whose calls had long timeouts.");
+        Assert.Equal(StatusCode.OK, peer.FindTrailers(1)?.StatusCode);
+        Assert.Equal(StatusCode.OK, peer.FindTrailers(3)?.StatusCode);
     }
 
     [Fact(Timeout = 120_000)]
@@ -215,13 +222,13 @@ public abstract class HostileInputTests : IAsyncLifetime
     }
 
     [Fact(Timeout = 120_000)]
-    public async Task RapidReset_200000Pairs_ServerBoundedOthersServed()
+    public async Task RapidReset_500000Pairs_ServerBoundedOthersServed()
     {
         // Issue 8 item 7 (CVE-2023-44487's shape): HEADERS then CANCEL, as fast as the socket takes them.
         await using var peer = await RawPeer.ConnectAsync(RawEndPoint(Server.Address));
         await peer.TrySendAsync(Frames.Handshake());
         var other = Task.Run(() => AssertServingAsync());
-        await SendInBatchesAsync(peer, 200_000, 2_000, (w, i) =>
+        await SendInBatchesAsync(peer, 500_000, 2_000, (w, i) =>
         {
             var id = (uint)(2 * i + 1);
             Frames.CallStart(w, id, Frames.UnaryCall);

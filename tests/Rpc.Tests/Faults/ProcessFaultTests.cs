@@ -222,9 +222,14 @@ public abstract class ProcessFaultTests
         var silent = new List<Socket>();
         try
         {
+            // A server that accepts while it handshakes drains its backlog at once; one whose
+            // accept loop waits on a silent peer's handshake does not, and this fails in 15 s.
+            var deadline = DateTime.UtcNow.AddSeconds(15);
             for (var i = 0; i < 1000; i++)
             {
-                silent.Add(await ConnectSilentAsync(endPoint));
+                var socket = await ConnectSilentAsync(endPoint, deadline);
+                Assert.True(socket is not null, $"The server took only {i} of 1,000 silent connections within 15 s: its accept loop is stuck behind them.");
+                silent.Add(socket);
             }
 
             var channel = CreateChannel(server.Address);
@@ -289,24 +294,28 @@ public abstract class ProcessFaultTests
     }
 
     /// <summary>
-    /// Connects a socket that will never send, retrying while the listen backlog is full: a
-    /// server that keeps accepting drains it, one whose accept loop is stuck does not (10 s bound).
+    /// Connects a socket that will never send, retrying while the listen backlog is full (unix
+    /// sockets refuse with EAGAIN; TCP waits for the SYN to be answered); null at the deadline.
     /// </summary>
-    private static async Task<Socket> ConnectSilentAsync(EndPoint endPoint)
+    private static async Task<Socket?> ConnectSilentAsync(EndPoint endPoint, DateTime deadline)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (true)
+        while (DateTime.UtcNow < deadline)
         {
             var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, endPoint is UnixDomainSocketEndPoint ? ProtocolType.Unspecified : ProtocolType.Tcp);
             try
             {
-                await socket.ConnectAsync(endPoint).DefaultTimeout();
+                using var timeout = new CancellationTokenSource(TimeSpan.FromTicks(Math.Max(1, (deadline - DateTime.UtcNow).Ticks)));
+                await socket.ConnectAsync(endPoint, timeout.Token);
                 return socket;
             }
-            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.TryAgain && DateTime.UtcNow < deadline)
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.WouldBlock or SocketError.TryAgain)
             {
                 socket.Dispose();
                 await Task.Delay(10);
+            }
+            catch (OperationCanceledException)
+            {
+                socket.Dispose();
             }
             catch
             {
@@ -314,6 +323,8 @@ public abstract class ProcessFaultTests
                 throw;
             }
         }
+
+        return null;
     }
 
     /// <summary>Where a raw socket reaches the server at <paramref name="address"/> (its listening socket or rendezvous).</summary>

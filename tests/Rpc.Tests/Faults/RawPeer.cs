@@ -73,15 +73,44 @@ internal sealed class RawPeer : IAsyncDisposable
     /// <summary>The GOAWAY the server sent, if the kept bytes hold one after its preface.</summary>
     public GoAwayPayload? FindGoAway()
     {
+        foreach (var (header, payload) in ReceivedFrames())
+        {
+            if (header.Type == FrameType.GoAway)
+            {
+                return PayloadCodec.ReadGoAway(payload);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The status of the TRAILERS the server sent on <paramref name="streamId"/>, if any yet.</summary>
+    public Grpc.Core.Status? FindTrailers(uint streamId)
+    {
+        foreach (var (header, payload) in ReceivedFrames())
+        {
+            if (header.Type == FrameType.Trailers && header.StreamId == streamId)
+            {
+                return PayloadCodec.ReadTrailers(payload).Status;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The whole frames among the kept bytes, after the server's preface.</summary>
+    private List<(FrameHeader Header, ReadOnlySequence<byte> Payload)> ReceivedFrames()
+    {
         byte[] bytes;
         lock (_kept)
         {
             bytes = _kept.ToArray();
         }
 
+        var frames = new List<(FrameHeader, ReadOnlySequence<byte>)>();
         if (bytes.Length < Preface.Size)
         {
-            return null;
+            return frames;
         }
 
         var buffer = new ReadOnlySequence<byte>(bytes, Preface.Size, bytes.Length - Preface.Size);
@@ -89,18 +118,15 @@ internal sealed class RawPeer : IAsyncDisposable
         {
             while (FrameReader.TryReadFrame(ref buffer, ConnectionSettings.MaxAllowedFrameSize, out var header, out var payload))
             {
-                if (header.Type == FrameType.GoAway)
-                {
-                    return PayloadCodec.ReadGoAway(payload);
-                }
+                frames.Add((header, payload));
             }
         }
         catch (ProtocolException)
         {
-            // The server's bytes are ours to trust; a parse failure here means no GOAWAY was found.
+            // Not expected from our own server; what parsed before the fault is still returned.
         }
 
-        return null;
+        return frames;
     }
 
     public async ValueTask DisposeAsync()
