@@ -116,9 +116,9 @@ public abstract class ProcessFaultTests
 
         // The first client also makes the server create what it keeps for the process's life (the
         // socket engine's epoll and wake-up handles, pool threads): the baseline is taken after it.
-        await KillClientMidCallsAsync(server, "warm-up");
+        var uncancelled = await KillClientMidCallsAsync(server, "warm-up");
         var idle = await WaitForSteadyAsync(pid, shm);
-        await KillClientMidCallsAsync(server, "measured");
+        uncancelled.AddRange(await KillClientMidCallsAsync(server, "measured"));
 
         var after = await ProcessResources.WaitUntilAsync(
             pid,
@@ -126,6 +126,7 @@ public abstract class ProcessFaultTests
             r => r.FileDescriptors <= idle.FileDescriptors && r.ShmEntries <= idle.ShmEntries && r.Threads <= idle.Threads + ThreadSlack,
             TimeSpan.FromSeconds(10));
         _output.WriteLine($"{GetType().Name}: fresh {fresh}; idle after a first killed client {idle}; after the second {after}");
+        Assert.True(uncancelled.Count == 0, $"Handlers of a killed client ended without their token firing: {string.Join("; ", uncancelled)}");
         Assert.True(after.FileDescriptors <= idle.FileDescriptors, $"The server holds {after.FileDescriptors} fds, {idle.FileDescriptors} before the client came.");
         Assert.True(after.ShmEntries <= idle.ShmEntries, $"/dev/shm holds {after.ShmEntries} of the server's entries, {idle.ShmEntries} before the client came.");
         Assert.True(after.Threads <= idle.Threads + ThreadSlack, $"The server runs {after.Threads} threads, {idle.Threads} before the client came.");
@@ -250,8 +251,11 @@ public abstract class ProcessFaultTests
         }
     }
 
-    /// <summary>Starts a client process that holds a call of each kind, kills it, and waits until every handler saw its token fire.</summary>
-    private async Task KillClientMidCallsAsync(ServerProcess server, string round)
+    /// <summary>
+    /// Starts a client process that holds a call of each kind, kills it, waits until every handler
+    /// ended, and returns how those that ended without their token firing ended.
+    /// </summary>
+    private async Task<List<string>> KillClientMidCallsAsync(ServerProcess server, string round)
     {
         var key = Guid.NewGuid().ToString("N");
         await using var client = ChildProcess.Start(TestPaths.TestClientDll, "hold", server.Address, key);
@@ -268,9 +272,9 @@ public abstract class ProcessFaultTests
         var uncancelled = Kinds
             .Where(kind => !transcript.Contains($"HANDLER-CANCELLED {key}-{kind}")
                 && !transcript.Any(line => line.StartsWith($"HANDLER-ENDED {key}-{kind} ", StringComparison.Ordinal) && line.EndsWith("token=True", StringComparison.Ordinal)))
-            .Select(kind => transcript.First(line => line.StartsWith($"HANDLER-ENDED {key}-{kind} ", StringComparison.Ordinal)))
+            .Select(kind => round + ": " + transcript.First(line => line.StartsWith($"HANDLER-ENDED {key}-{kind} ", StringComparison.Ordinal)))
             .ToList();
-        Assert.True(uncancelled.Count == 0, $"{round}: handlers of a killed client ended without their token firing: {string.Join("; ", uncancelled)}");
+        return uncancelled;
     }
 
     /// <summary>The server's resources once its fd count has not changed for a second (at most 10 s).</summary>

@@ -12,7 +12,7 @@ using Xunit.Abstractions;
 namespace Rpc.Tests.Faults;
 
 /// <summary>
-/// Issue 8's bounded soak: for ~45 s (RPC_SOAK_SECONDS overrides) a server process on unix and
+/// Issue 8's bounded soak: for 30 s (RPC_SOAK_SECONDS=60 for the issue's full minute) a server process on unix and
 /// shm takes mixed calls on long-lived channels, connection churn, and bursts of 1,000 concurrent
 /// streams. Its RSS, fds, threads and /dev/shm entries are sampled every second; the last third
 /// must not exceed the post-warm-up baseline by more than a tolerance. Runs alone: it loads the
@@ -33,7 +33,7 @@ public sealed class SoakTests(ITestOutputHelper output)
     [Fact(Timeout = 180_000)]
     public async Task MixedLoadWithChurn_ServerResourcesFlatAfterWarmUp()
     {
-        var seconds = int.TryParse(Environment.GetEnvironmentVariable("RPC_SOAK_SECONDS"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var s) ? s : 45;
+        var seconds = int.TryParse(Environment.GetEnvironmentVariable("RPC_SOAK_SECONDS"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var s) ? s : 30;
         var duration = TimeSpan.FromSeconds(seconds);
         var shmName = $"rpct-{Guid.NewGuid():N}";
         var unix = "unix://" + TestPaths.NewSocketPath();
