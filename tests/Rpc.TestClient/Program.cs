@@ -2,11 +2,15 @@ using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Rpc.Client;
 using Rpc.Testing;
+using Rpc.TestClient;
 using Rpc.Transports;
 using Rpc.Transports.Tcp;
 
-// Usage: Rpc.TestClient sleep <address> <key>
-// Starts a long Sleep call, prints "STARTED" once the server is inside the handler, then waits to be killed.
+// Usage:
+//   Rpc.TestClient sleep <address> <key>     a long Sleep call; prints "STARTED" once the server is inside the handler, then waits to be killed
+//   Rpc.TestClient outcome <address> <key>   prints "OUTCOME <what the Sleep call with that key saw>"
+//   Rpc.TestClient hold <address> <key>      one call of each kind left open (see FaultModes), for kill tests
+//   Rpc.TestClient flood <address> <streams> server streams it stops reading, for tests of a peer that stops
 if (args is ["outcome", var outcomeAddress, var outcomeKey])
 {
     using var outcomeChannel = RpcChannel.ForAddress(outcomeAddress, ChannelOptions());
@@ -15,9 +19,21 @@ if (args is ["outcome", var outcomeAddress, var outcomeKey])
     return 0;
 }
 
+if (args is ["hold", var holdAddress, var holdKey])
+{
+    using var holdChannel = RpcChannel.ForAddress(holdAddress, ChannelOptions());
+    return await FaultModes.HoldAsync(new TestService.TestServiceClient(holdChannel), holdKey);
+}
+
+if (args is ["flood", var floodAddress, var streams])
+{
+    using var floodChannel = RpcChannel.ForAddress(floodAddress, ChannelOptions());
+    return await FaultModes.FloodAsync(new TestService.TestServiceClient(floodChannel), int.Parse(streams, System.Globalization.CultureInfo.InvariantCulture));
+}
+
 if (args is not ["sleep", var address, var key])
 {
-    Console.Error.WriteLine("Usage: Rpc.TestClient sleep|outcome <address> <key>");
+    Console.Error.WriteLine("Usage: Rpc.TestClient sleep|outcome|hold <address> <key> | flood <address> <streams>");
     return 2;
 }
 

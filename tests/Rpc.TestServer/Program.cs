@@ -24,6 +24,7 @@ if (Environment.GetEnvironmentVariable("RPC_TEST_CERT") is { } certificatePath)
     }));
 }
 
+options.Interceptors.Add(new HandlerReportingInterceptor());
 options.Interceptors.Add(new TrailerStampingInterceptor());
 await using var server = new RpcServer(options);
 server.AddService(new ConformanceService());
