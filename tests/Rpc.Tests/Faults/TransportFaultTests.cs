@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using Rpc.Client;
 using Rpc.Tests.Infrastructure;
 using Rpc.Transports;
+using Rpc.Transports.SharedMemory;
 using Rpc.Transports.Tcp;
 using Xunit.Abstractions;
 
@@ -61,12 +62,12 @@ public sealed class SharedMemoryFaultTests(ITestOutputHelper output) : ProcessFa
 
     protected override string ShmPattern(string address) => $"rpc-{Name(address)}-*";
 
-    // Today's rendezvous socket; issue 8 item 9 moves it to a private directory, and this follows.
     protected override EndPoint RawEndPoint(string address) => new UnixDomainSocketEndPoint(Rendezvous(address));
 
     protected override void RemoveLeftovers(string address)
     {
         File.Delete(Rendezvous(address));
+        File.Delete(Rendezvous(address) + ".lock");
         foreach (var segment in Directory.GetFiles("/dev/shm", ShmPattern(address)))
         {
             File.Delete(segment);
@@ -75,5 +76,6 @@ public sealed class SharedMemoryFaultTests(ITestOutputHelper output) : ProcessFa
 
     private static string Name(string address) => address["shm://".Length..];
 
-    private static string Rendezvous(string address) => Path.Combine(Path.GetTempPath(), $"rpc-shm-{Name(address)}.sock");
+    private static string Rendezvous(string address) =>
+        new SharedMemoryTransport(new SharedMemoryTransportOptions()).GetRendezvousPath(TransportAddress.Parse(address));
 }
