@@ -98,6 +98,7 @@ public sealed class SoakTests(ITestOutputHelper output)
         }
 
         await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(errors.IsEmpty, "Calls failed during the soak:\n" + string.Join("\n", errors));
         var (baseline, final) = Compare(samples, duration);
         output.WriteLine($"{seconds} s: {calls} calls, {connections} churned connections, {errors.Count} errors");
         output.WriteLine($"baseline (max after warm-up): {baseline}; last third (max): {final}");
@@ -106,7 +107,6 @@ public sealed class SoakTests(ITestOutputHelper output)
             output.WriteLine($"  {at.TotalSeconds,5:F1} s  {resources}");
         }
 
-        Assert.Empty(errors);
         Assert.True(final.FileDescriptors <= baseline.FileDescriptors + FdTolerance, $"fds grew: {baseline.FileDescriptors} → {final.FileDescriptors}.");
         Assert.True(final.Threads <= baseline.Threads + ThreadTolerance, $"Threads grew: {baseline.Threads} → {final.Threads}.");
         Assert.True(final.ShmEntries <= baseline.ShmEntries + ShmTolerance, $"/dev/shm entries grew: {baseline.ShmEntries} → {final.ShmEntries}.");
