@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace Rpc.Transports.Protocol;
 
 /// <summary>What one side of a connection is configured with.</summary>
@@ -10,4 +12,7 @@ internal sealed record ConnectionOptions
     public int MaxReceiveMessageSize { get; init; } = DefaultMaxMessageSize;
 
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Where multi-frame messages are assembled; a seam for tests that check every array comes back once.</summary>
+    public ArrayPool<byte> AssemblyPool { get; init; } = ArrayPool<byte>.Shared;
 }

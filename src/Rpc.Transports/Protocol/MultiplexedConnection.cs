@@ -22,6 +22,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource> _pings = new();
+    private readonly AssemblySweeper _assemblies = new();
 
     private Task? _readLoop;
     private uint _nextStreamId = 1;
@@ -42,6 +43,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         LocalSettings = options.Settings;
         MaxReceiveMessageSize = options.MaxReceiveMessageSize;
         HandshakeTimeout = options.HandshakeTimeout;
+        AssemblyPool = options.AssemblyPool;
         PeerSettings = new ConnectionSettings();
     }
 
@@ -54,6 +56,15 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     public int MaxReceiveMessageSize { get; }
 
     public TimeSpan HandshakeTimeout { get; }
+
+    /// <summary>Where multi-frame messages are assembled; read loop only.</summary>
+    internal ArrayPool<byte> AssemblyPool { get; }
+
+    /// <summary>Read loop only: the streams with a message half assembled.</summary>
+    internal AssemblySweeper Assemblies => _assemblies;
+
+    /// <summary>Any thread: a stream closed outside the read loop may hold an assembly to free.</summary>
+    internal void RequestAssemblySweep() => _assemblies.RequestSweep();
 
     public string Peer => _transport.Peer;
 
@@ -140,6 +151,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             {
                 var result = await _input.ReadAsync().ConfigureAwait(false);
                 var buffer = result.Buffer;
+                _assemblies.SweepIfRequested();
                 try
                 {
                     while (FrameReader.TryReadFrame(ref buffer, LocalSettings.MaxFrameSize, out var header, out var payload))
@@ -181,6 +193,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         finally
         {
             await CloseAsync(error).ConfigureAwait(false);
+            _assemblies.ReleaseAll();
         }
     }
 
@@ -441,8 +454,9 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         var status = new Status(StatusCode.Unavailable, detail, error);
         foreach (var stream in _streams.Snapshot(clear: true))
         {
-            stream.OnRemoteReset(status);
+            stream.OnConnectionClosed(status);
         }
+
         foreach (var ping in _pings.Values)
         {
             ping.TrySetException(new IOException(detail, error));
