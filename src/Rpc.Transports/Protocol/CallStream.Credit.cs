@@ -49,6 +49,28 @@ internal sealed partial class CallStream
         return grant;
     }
 
-    private ValueTask GrantCreditAsync(int credit) =>
-        credit > 0 && !_remoteEnded ? _connection.TrySendWindowUpdateAsync(Id, credit) : ValueTask.CompletedTask;
+    /// <summary>
+    /// Read loop: a MESSAGE of <paramref name="length"/> bytes arrived. Bytes beyond the credit
+    /// granted are a flow-control error: the peer ignores the window that bounds what a stream
+    /// holds, so the connection ends (docs/protocol.md, "Flow control").
+    /// </summary>
+    private void SpendReceiveWindow(int length)
+    {
+        if (length > 0 && Interlocked.Add(ref _receiveWindow, -length) < 0)
+        {
+            throw new ProtocolException($"Flow-control error: stream {Id} received {length} bytes beyond the {_connection.LocalSettings.InitialWindowSize}-byte window it granted.");
+        }
+    }
+
+    private ValueTask GrantCreditAsync(int credit)
+    {
+        if (credit <= 0 || _remoteEnded)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        // Counted before the update leaves, so the peer can never legitimately get ahead of it.
+        Interlocked.Add(ref _receiveWindow, credit);
+        return _connection.TrySendWindowUpdateAsync(Id, credit);
+    }
 }

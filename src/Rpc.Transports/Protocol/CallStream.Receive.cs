@@ -55,6 +55,7 @@ internal sealed partial class CallStream
         }
 
         var length = (int)payload.Length;
+        SpendReceiveWindow(length);
         if ((long)_assembled + length > _connection.MaxReceiveMessageSize)
         {
             ReleaseAssembly();

@@ -130,6 +130,20 @@ internal sealed partial class CallStream : MessageQueue
         Observer?.OnReset(status);
     }
 
+    /// <summary>
+    /// Writer, under the write lock: the call start cannot go out, so the peer never hears of the
+    /// stream. It ends here with <paramref name="status"/> (its reader too); the exception is for the writer.
+    /// </summary>
+    internal StreamResetException FailUnstarted(Status status)
+    {
+        if (TryClose())
+        {
+            MarkReset(status);
+        }
+
+        return new StreamResetException(status);
+    }
+
     private bool TryClose() => Interlocked.Exchange(ref _closed, 1) == 0;
 
     /// <summary>Settles everything but the assembly, which belongs to the read loop.</summary>

@@ -31,6 +31,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private int _closing;
     private uint? _goAwaySentAt;
     private volatile bool _goAwayReceived;
+    private string? _goAwayDetail;
     private long _nextPing;
 
     public MultiplexedConnection(ITransportConnection transport, ConnectionOptions options, ICallAcceptor? acceptor, ILogger logger)
@@ -77,6 +78,9 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     public bool AcceptsNewCalls => !_closed.Task.IsCompleted && Volatile.Read(ref _closing) == 0 && !_goAwayReceived;
 
     public int ActiveStreamCount => _streams.Count;
+
+    /// <summary>Whether the stream table was closed: no stream can join it any more.</summary>
+    internal bool StreamsClosed => _streams.IsClosed;
 
     /// <summary>Exchanges prefaces and settings, then starts the read loop.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -186,9 +190,19 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             ConnectionLog.ProtocolError(_logger, Peer, ex.Message);
             await TrySendGoAwayAsync(new Status(StatusCode.Internal, "Protocol error: " + ex.Message)).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
         {
+            // The medium ended under us.
             error = ex;
+        }
+        catch (Exception ex)
+        {
+            // Anything else is a bug on this side or a value we failed to check: the connection
+            // ends as after a protocol fault, never with an exception out of the loop (which left
+            // the transport undisposed behind a faulted task).
+            error = new ProtocolException("Internal error while reading: " + ex.Message, ex);
+            ConnectionLog.ReadLoopFailed(_logger, Peer, ex);
+            await TrySendGoAwayAsync(new Status(StatusCode.Internal, "Internal error while reading from the peer.")).ConfigureAwait(false);
         }
         finally
         {
@@ -308,12 +322,17 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             return;
         }
 
-        _streams.Add(stream);
+        if (!_streams.TryAdd(stream))
+        {
+            return;
+        }
+
         _acceptor!.OnCallStarted(this, stream, start);
     }
 
     private void OnGoAway(GoAwayPayload goAway)
     {
+        Volatile.Write(ref _goAwayDetail, goAway.Status.Detail);
         _goAwayReceived = true;
         ConnectionLog.GoAwayReceived(_logger, Peer, goAway.LastStreamId, goAway.Status.Detail);
         if (!IsClient)
@@ -338,11 +357,17 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     {
         if (_goAwayReceived || _nextStreamId > int.MaxValue)
         {
-            throw new StreamResetException(new Status(StatusCode.Unavailable, "The connection accepts no new calls."));
+            throw stream.FailUnstarted(new Status(StatusCode.Unavailable, "The connection accepts no new calls."));
         }
 
         stream.Id = _nextStreamId;
-        _streams.Add(stream);
+        if (!_streams.TryAdd(stream))
+        {
+            // The connection is closing: its table was emptied and nobody would ever end this stream.
+            stream.Id = 0;
+            throw stream.FailUnstarted(new Status(StatusCode.Unavailable, "The connection was closed."));
+        }
+
         Volatile.Write(ref _nextStreamId, _nextStreamId + 2);
     }
 
@@ -450,9 +475,12 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             return;
         }
 
-        var detail = error is null ? "The connection was closed." : "The connection was closed: " + error.Message;
+        // The peer's GOAWAY names why it ended the connection better than the end of stream that follows it.
+        var detail = error is not null ? "The connection was closed: " + error.Message
+            : Volatile.Read(ref _goAwayDetail) is { } reason ? "The connection was closed by the peer: " + reason
+            : "The connection was closed.";
         var status = new Status(StatusCode.Unavailable, detail, error);
-        foreach (var stream in _streams.Snapshot(clear: true))
+        foreach (var stream in _streams.Close())
         {
             stream.OnConnectionClosed(status);
         }
@@ -496,18 +524,23 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_readLoop is null)
+        try
         {
-            await CloseAsync(null).ConfigureAwait(false);
+            if (_readLoop is null)
+            {
+                await CloseAsync(null).ConfigureAwait(false);
+            }
+            else
+            {
+                _input.CancelPendingRead();
+                await _readLoop.ConfigureAwait(false);
+            }
         }
-        else
+        finally
         {
-            _input.CancelPendingRead();
-            await _readLoop.ConfigureAwait(false);
+            // The write lock is not disposed: it holds no wait handle, and a late GOAWAY or CANCEL
+            // racing with disposal must fail as a closed connection, not as a disposed object.
+            await _transport.DisposeAsync().ConfigureAwait(false);
         }
-
-        // The write lock is not disposed: it holds no wait handle, and a late GOAWAY or CANCEL
-        // racing with disposal must fail as a closed connection, not as a disposed object.
-        await _transport.DisposeAsync().ConfigureAwait(false);
     }
 }
