@@ -29,6 +29,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private uint _highestStreamId;
     private bool _outputClosed;
     private int _closing;
+    private int _state;
     private uint? _goAwaySentAt;
     private volatile bool _goAwayReceived;
     private string? _goAwayDetail;
@@ -44,6 +45,11 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         LocalSettings = options.Settings;
         MaxReceiveMessageSize = options.MaxReceiveMessageSize;
         HandshakeTimeout = options.HandshakeTimeout;
+        DrainTimeout = options.DrainTimeout;
+        if (transport is Internal.TransportConnection medium)
+        {
+            medium.DrainTimeout = options.DrainTimeout;
+        }
         AssemblyPool = options.AssemblyPool;
         PeerSettings = new ConnectionSettings();
     }
@@ -57,6 +63,11 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     public int MaxReceiveMessageSize { get; }
 
     public TimeSpan HandshakeTimeout { get; }
+
+    public TimeSpan DrainTimeout { get; }
+
+    /// <summary>Where the connection is in its one close path (see <see cref="ConnectionState"/>).</summary>
+    public ConnectionState State => (ConnectionState)Volatile.Read(ref _state);
 
     /// <summary>Where multi-frame messages are assembled; read loop only.</summary>
     internal ArrayPool<byte> AssemblyPool { get; }
@@ -467,7 +478,11 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Fails every open stream and ends the output; the transport closes when disposed.</summary>
+    /// <summary>
+    /// Open → draining, once, whoever gets here first (the read loop as it ends, or a dispose that
+    /// never started one): fails every open stream and ping and ends the output. The bytes already
+    /// written still go out; <see cref="DisposeAsync"/> bounds how long they may take.
+    /// </summary>
     private async ValueTask CloseAsync(Exception? error)
     {
         if (Interlocked.Exchange(ref _closing, 1) == 1)
@@ -475,6 +490,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             return;
         }
 
+        Interlocked.CompareExchange(ref _state, (int)ConnectionState.Draining, (int)ConnectionState.Open);
         // The peer's GOAWAY names why it ended the connection better than the end of stream that follows it.
         var detail = error is not null ? "The connection was closed: " + error.Message
             : Volatile.Read(ref _goAwayDetail) is { } reason ? "The connection was closed by the peer: " + reason
@@ -490,6 +506,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             ping.TrySetException(new IOException(detail, error));
         }
 
+        // Writers hold the lock only to copy into the output, never while waiting on the peer.
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -502,7 +519,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
 
         // A broken transport is torn down at once; after a protocol error the GOAWAY that names it
-        // still has to reach the peer, so the output drains and the transport closes when disposed.
+        // still has to reach the peer, so the output drains (for at most DrainTimeout) on dispose.
         if (error is not null and not ProtocolException)
         {
             _transport.Abort(error);
@@ -512,7 +529,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         _closed.TrySetResult();
     }
 
-    /// <summary>Stops reading and closes; calls still open fail with Unavailable.</summary>
+    /// <summary>Starts the close: stops reading; calls still open fail with Unavailable. <see cref="DisposeAsync"/> finishes it.</summary>
     public void Close() => _input.CancelPendingRead();
 
     /// <summary>Tears the connection down at once: every call on it fails with Unavailable.</summary>
@@ -522,6 +539,10 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         _input.CancelPendingRead();
     }
 
+    /// <summary>
+    /// Draining → closed: ends reading, lets written bytes reach the peer for at most
+    /// <see cref="DrainTimeout"/>, then aborts the transport. Never waits on the peer beyond that.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         try
@@ -533,14 +554,45 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             else
             {
                 _input.CancelPendingRead();
-                await _readLoop.ConfigureAwait(false);
+                await WithinDrainTimeoutAsync(_readLoop).ConfigureAwait(false);
             }
         }
         finally
         {
             // The write lock is not disposed: it holds no wait handle, and a late GOAWAY or CANCEL
             // racing with disposal must fail as a closed connection, not as a disposed object.
-            await _transport.DisposeAsync().ConfigureAwait(false);
+            await WithinDrainTimeoutAsync(_transport.DisposeAsync().AsTask()).ConfigureAwait(false);
+            Volatile.Write(ref _state, (int)ConnectionState.Closed);
         }
     }
+
+    /// <summary>Waits for <paramref name="task"/>; past the drain timeout the transport is aborted, which ends it.</summary>
+    private async Task WithinDrainTimeoutAsync(Task task)
+    {
+        try
+        {
+            await task.WaitAsync(DrainTimeout).ConfigureAwait(false);
+            return;
+        }
+        catch (TimeoutException)
+        {
+            _transport.Abort(new TimeoutException($"The connection did not drain within {DrainTimeout.TotalSeconds:0.#} s."));
+        }
+
+        // Aborting closes the medium, which fails whatever the task waits on.
+        await task.ConfigureAwait(false);
+    }
+}
+
+/// <summary>The one close path every connection goes through, whoever closes it.</summary>
+internal enum ConnectionState
+{
+    /// <summary>Calls start and run.</summary>
+    Open,
+
+    /// <summary>Streams have failed and the output is complete; written bytes may still be reaching the peer.</summary>
+    Draining,
+
+    /// <summary>The transport is released.</summary>
+    Closed,
 }
