@@ -46,9 +46,20 @@ internal sealed partial class CallStream
     /// Writes <paramref name="frames"/>. A message that fits one frame and the window goes out with
     /// its neighbours in one write; a larger one is cut into frames as window arrives.
     /// </summary>
+    /// <remarks>
+    /// A call start (<see cref="OutgoingFrames.Method"/> set) first waits for a stream slot under
+    /// the peer's concurrency limit, for as long as <paramref name="cancellationToken"/> allows
+    /// (the caller passes one that fires on the call's deadline or cancellation); a token that
+    /// fires there throws <see cref="OperationCanceledException"/> and the peer never hears of the call.
+    /// </remarks>
     public async ValueTask SendAsync(OutgoingFrames frames, CancellationToken cancellationToken = default)
     {
         ThrowIfReset();
+        if (frames.Method is not null)
+        {
+            await _connection.TakeSlotAsync(this, cancellationToken).ConfigureAwait(false);
+        }
+
         var messageLength = frames.Message.Length;
         var whole = !frames.HasMessage
             || messageLength == 0
@@ -161,6 +172,8 @@ internal sealed partial class CallStream
 
         if (frames.TrailersStatus is { } status)
         {
+            // Before the trailers can reach the client, which may start its next call on them.
+            ReleaseSlot();
             FrameWriter.WriteTrailers(writer, Id, status, frames.Trailers);
         }
     }

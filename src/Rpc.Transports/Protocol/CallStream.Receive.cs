@@ -120,6 +120,7 @@ internal sealed partial class CallStream
 
         _trailers = trailers;
         _remoteEnded = true;
+        ReleaseSlot();
         FailWindow(trailers.Status);
         SettleHeaders(Metadata.Empty, null);
         CompleteQueue();
@@ -135,6 +136,7 @@ internal sealed partial class CallStream
         }
 
         MarkReset(status);
+        ReleaseSlotOnClose(byPeer: true);
         Observer?.OnReset(status);
     }
 

@@ -33,6 +33,8 @@ internal sealed partial class CallStream : MessageQueue
     private Metadata? _receivedHeaders;
 
     private int _closed;
+    // 1 while the stream counts against its connection's concurrency limit; released once.
+    private int _holdsSlot;
     private volatile bool _remoteEnded;
     private Status? _resetStatus;
     private TrailersPayload? _trailers;
@@ -105,6 +107,7 @@ internal sealed partial class CallStream : MessageQueue
         }
 
         MarkReset(status);
+        ReleaseSlotOnClose(byPeer: false);
         _connection.RemoveStream(this);
         _connection.RequestAssemblySweep();
         if (notifyObserver)
@@ -118,6 +121,32 @@ internal sealed partial class CallStream : MessageQueue
         }
     }
 
+    /// <summary>The stream now counts against its connection's concurrency limit.</summary>
+    internal void OnSlotTaken() => Volatile.Write(ref _holdsSlot, 1);
+
+    /// <summary>
+    /// Server: the call is done with this stream, which stops counting against the connection's
+    /// concurrency limit. Call it once the handler has finished (returned, thrown, or given up after
+    /// its token fired), whatever ended the call; calling it again, or for a stream that already
+    /// released (its trailers or CANCEL were written), does nothing. The client releases by itself.
+    /// </summary>
+    public void ReleaseSlot()
+    {
+        if (Interlocked.Exchange(ref _holdsSlot, 0) == 1)
+        {
+            _connection.ReleaseSlot();
+        }
+    }
+
+    /// <summary>The stream closed: its slot goes back unless the server's call still runs and releases it itself.</summary>
+    private void ReleaseSlotOnClose(bool byPeer)
+    {
+        if (_isClient || !byPeer || !_connection.AcceptorReleasesSlots)
+        {
+            ReleaseSlot();
+        }
+    }
+
     /// <summary>The connection ended under the stream: fails it without touching read-loop state.</summary>
     internal void OnConnectionClosed(Status status)
     {
@@ -127,6 +156,7 @@ internal sealed partial class CallStream : MessageQueue
         }
 
         MarkReset(status);
+        ReleaseSlot();
         Observer?.OnReset(status);
     }
 
@@ -139,6 +169,7 @@ internal sealed partial class CallStream : MessageQueue
         if (TryClose())
         {
             MarkReset(status);
+            ReleaseSlot();
         }
 
         return new StreamResetException(status);

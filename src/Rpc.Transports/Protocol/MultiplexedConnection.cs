@@ -25,6 +25,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private readonly AssemblySweeper _assemblies = new();
 
     private Task? _readLoop;
+    private StreamSlots? _slots;
     private uint _nextStreamId = 1;
     private uint _highestStreamId;
     private bool _outputClosed;
@@ -113,8 +114,47 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             throw new ProtocolException($"The peer sent no handshake within {HandshakeTimeout.TotalSeconds:0.#} s.");
         }
 
+        // The client queues calls under the server's limit; the server refuses beyond its own.
+        _slots = new StreamSlots(IsClient ? PeerSettings.MaxConcurrentStreams : LocalSettings.MaxConcurrentStreams);
         _readLoop = ReadLoopAsync();
     }
+
+    /// <summary>Streams counting against the concurrency limit at this moment.</summary>
+    internal int SlotsInUse => _slots?.InUse ?? 0;
+
+    /// <summary>Client: waits for a stream slot under the peer's limit before a call start is written.</summary>
+    internal async ValueTask TakeSlotAsync(CallStream stream, CancellationToken cancellationToken)
+    {
+        if (_slots is not { } slots)
+        {
+            return;
+        }
+
+        bool taken;
+        try
+        {
+            taken = await slots.TakeAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The call gave up in the queue: it ends here, and its caller names the status.
+            stream.FailUnstarted(new Status(StatusCode.Cancelled, "The call ended while it waited for a free stream."));
+            throw;
+        }
+
+        if (!taken)
+        {
+            throw stream.FailUnstarted(new Status(StatusCode.Unavailable, "The connection was closed while the call waited for a free stream."));
+        }
+
+        stream.OnSlotTaken();
+    }
+
+    /// <summary>Any thread: a stream stopped counting against the limit (once per stream).</summary>
+    internal void ReleaseSlot() => _slots?.Release();
+
+    /// <summary>Server: whether its acceptor releases each stream's slot itself once the call is done.</summary>
+    internal bool AcceptorReleasesSlots => _acceptor?.ReleasesSlots ?? false;
 
     /// <summary>Client: a stream for a new call; its id is given when its call start is written.</summary>
     public CallStream CreateStream() => new(this, 0, isClient: true);
@@ -327,14 +367,16 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             return;
         }
 
-        if (_streams.Count >= LocalSettings.MaxConcurrentStreams)
+        if (_slots is { } slots && !slots.TryTake())
         {
             await TrySendCancelAsync(streamId, new Status(StatusCode.Unavailable, $"Too many concurrent calls on one connection (limit {LocalSettings.MaxConcurrentStreams}).")).ConfigureAwait(false);
             return;
         }
 
+        stream.OnSlotTaken();
         if (!_streams.TryAdd(stream))
         {
+            stream.ReleaseSlot();
             return;
         }
 
@@ -496,6 +538,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             : Volatile.Read(ref _goAwayDetail) is { } reason ? "The connection was closed by the peer: " + reason
             : "The connection was closed.";
         var status = new Status(StatusCode.Unavailable, detail, error);
+        _slots?.Close();
         foreach (var stream in _streams.Close())
         {
             stream.OnConnectionClosed(status);

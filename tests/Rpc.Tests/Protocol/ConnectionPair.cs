@@ -27,15 +27,15 @@ internal sealed class ConnectionPair : IAsyncDisposable
 
     public Acceptor Calls { get; }
 
-    public static async Task<ConnectionPair> StartAsync(ConnectionOptions? options = null, ConnectionOptions? serverOptions = null, Action<MultiplexedConnection, CallStream, CallStart>? onCall = null)
+    public static async Task<ConnectionPair> StartAsync(ConnectionOptions? options = null, ConnectionOptions? serverOptions = null, Action<MultiplexedConnection, CallStream, CallStart>? onCall = null, ICallAcceptor? acceptor = null)
     {
         options ??= new ConnectionOptions();
         var (clientTransport, serverTransport) = InMemoryConnection.CreatePair();
-        var acceptor = new Acceptor(onCall);
+        var collector = new Acceptor(onCall);
         var client = new MultiplexedConnection(clientTransport, options, acceptor: null, NullLogger.Instance);
-        var server = new MultiplexedConnection(serverTransport, serverOptions ?? options, acceptor, NullLogger.Instance);
+        var server = new MultiplexedConnection(serverTransport, serverOptions ?? options, acceptor ?? collector, NullLogger.Instance);
         await Task.WhenAll(client.StartAsync(CancellationToken.None), server.StartAsync(CancellationToken.None)).DefaultTimeout();
-        return new ConnectionPair(clientTransport, serverTransport, client, server, acceptor);
+        return new ConnectionPair(clientTransport, serverTransport, client, server, collector);
     }
 
     public async ValueTask DisposeAsync()
