@@ -59,6 +59,9 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
 
     public IDuplexPipe Transport => this;
 
+    /// <summary>What the protocol wrote and the send loop has not sent yet.</summary>
+    internal Protocol.OutputBacklog Backlog { get; } = new();
+
     public string Peer { get; }
 
     /// <summary>Set by a medium that learns who its peer is (credentials, certificate) before <see cref="Start"/>.</summary>
@@ -311,6 +314,7 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
                 foreach (var segment in buffer)
                 {
                     await SendAsync(segment).ConfigureAwait(false);
+                    Backlog.Sent(segment.Length);
                 }
 
                 reader.AdvanceTo(buffer.End);
@@ -328,6 +332,7 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         }
         finally
         {
+            Backlog.Close();
             await reader.CompleteAsync(error).ConfigureAwait(false);
             if (!Volatile.Read(ref _closed))
             {

@@ -66,6 +66,11 @@ internal sealed partial class CallStream
             || (messageLength <= _connection.PeerSettings.MaxFrameSize && TryTakeWindow(messageLength));
         try
         {
+            if (frames.HasMessage)
+            {
+                await _connection.WaitForOutputRoomAsync(cancellationToken).ConfigureAwait(false);
+            }
+
             if (whole)
             {
                 await _connection.WriteAsync((this, frames), static (writer, state) => state.Item1.WriteAll(writer, state.frames)).ConfigureAwait(false);
@@ -121,6 +126,7 @@ internal sealed partial class CallStream
         var maxFrame = _connection.PeerSettings.MaxFrameSize;
         while (!remaining.IsEmpty)
         {
+            await _connection.WaitForOutputRoomAsync(cancellationToken).ConfigureAwait(false);
             var granted = await TakeWindowAsync(Math.Min(remaining.Length, maxFrame), cancellationToken).ConfigureAwait(false);
             var fragment = remaining[..granted];
             remaining = remaining[granted..];

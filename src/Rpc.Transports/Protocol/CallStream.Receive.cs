@@ -43,15 +43,17 @@ internal sealed partial class CallStream
 
     internal async ValueTask OnMessageFragmentAsync(ReadOnlySequence<byte> payload, byte flags)
     {
+        // A reset on another thread sets _remoteEnded after closing, so closed is checked after
+        // it: a stream reset under the read loop is a dropped frame, not the peer's fault.
+        if (_remoteEnded && !IsClosed)
+        {
+            throw new ProtocolException($"Stream {Id} received a MESSAGE after its sender ended it.");
+        }
+
         if (IsClosed)
         {
             ReleaseAssembly();
             return;
-        }
-
-        if (_remoteEnded)
-        {
-            throw new ProtocolException($"Stream {Id} received a MESSAGE after its sender ended it.");
         }
 
         var length = (int)payload.Length;
@@ -96,15 +98,15 @@ internal sealed partial class CallStream
 
     internal void OnHalfClose()
     {
+        if (_remoteEnded && !IsClosed)
+        {
+            throw new ProtocolException($"Stream {Id} was half-closed twice.");
+        }
+
         if (IsClosed)
         {
             ReleaseAssembly();
             return;
-        }
-
-        if (_remoteEnded)
-        {
-            throw new ProtocolException($"Stream {Id} was half-closed twice.");
         }
 
         OnRemoteEnd();
@@ -167,11 +169,11 @@ internal sealed partial class CallStream
         var needed = _assembled + length;
         if (_assembly is null || _assembly.Length < needed)
         {
-            // Only messages longer than a frame get here, and their length is not known up front:
-            // starting big saves copying what was assembled into ever larger arrays (a 1 MiB
-            // message in 256 KiB frames is copied once, not twice).
+            // Only messages longer than a frame get here, and their length is not known up front.
+            // The array doubles from what has arrived, never more: a peer that sends one fragment
+            // on each of many streams makes this side hold what it sent, not a multiple of it.
             var pool = _connection.AssemblyPool;
-            var grown = pool.Rent(Math.Max(needed, Math.Min(_connection.MaxReceiveMessageSize, needed * 8)));
+            var grown = pool.Rent(Math.Max(needed, (int)Math.Min(_connection.MaxReceiveMessageSize, 2L * needed)));
             if (_assembly is not null)
             {
                 _assembly.AsSpan(0, _assembled).CopyTo(grown);

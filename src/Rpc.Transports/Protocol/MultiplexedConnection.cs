@@ -31,6 +31,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private bool _outputClosed;
     private int _closing;
     private int _state;
+    private int _pendingControlReplies;
     private uint? _goAwaySentAt;
     private volatile bool _goAwayReceived;
     private string? _goAwayDetail;
@@ -47,9 +48,12 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         MaxReceiveMessageSize = options.MaxReceiveMessageSize;
         HandshakeTimeout = options.HandshakeTimeout;
         DrainTimeout = options.DrainTimeout;
+        MaxPendingControlReplies = options.MaxPendingControlReplies;
         if (transport is Internal.TransportConnection medium)
         {
             medium.DrainTimeout = options.DrainTimeout;
+            medium.Backlog.HighWaterMark = options.OutputHighWaterMark;
+            Backlog = medium.Backlog;
         }
         AssemblyPool = options.AssemblyPool;
         PeerSettings = new ConnectionSettings();
@@ -66,6 +70,11 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     public TimeSpan HandshakeTimeout { get; }
 
     public TimeSpan DrainTimeout { get; }
+
+    /// <summary>The transport's unsent output, when it reports it (in-memory test transports do not).</summary>
+    internal OutputBacklog? Backlog { get; }
+
+    private int MaxPendingControlReplies { get; }
 
     /// <summary>Where the connection is in its one close path (see <see cref="ConnectionState"/>).</summary>
     public ConnectionState State => (ConnectionState)Volatile.Read(ref _state);
@@ -319,6 +328,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
                     return ValueTask.CompletedTask;
                 }
 
+                CountControlReply();
                 return WriteAsync(opaque, static (writer, value) => FrameWriter.WritePing(writer, value, ack: true));
             case FrameType.GoAway:
                 OnGoAway(PayloadCodec.ReadGoAway(payload));
@@ -363,12 +373,14 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         var stream = new CallStream(this, streamId, isClient: false);
         if (_goAwaySentAt is not null || Volatile.Read(ref _closing) == 1)
         {
+            CountControlReply();
             await TrySendCancelAsync(streamId, new Status(StatusCode.Unavailable, "The server is shutting down.")).ConfigureAwait(false);
             return;
         }
 
         if (_slots is { } slots && !slots.TryTake())
         {
+            CountControlReply();
             await TrySendCancelAsync(streamId, new Status(StatusCode.Unavailable, $"Too many concurrent calls on one connection (limit {LocalSettings.MaxConcurrentStreams}).")).ConfigureAwait(false);
             return;
         }
@@ -404,6 +416,28 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// Read loop, before a reply the peer asked for: while the output backs up past its mark the
+    /// peer is asking without reading, and each reply would grow this side's memory.
+    /// </summary>
+    private void CountControlReply()
+    {
+        if (Backlog is not { } backlog || !backlog.IsAboveMark)
+        {
+            _pendingControlReplies = 0;
+            return;
+        }
+
+        if (++_pendingControlReplies > MaxPendingControlReplies)
+        {
+            throw new ProtocolException($"The peer asked for more than {MaxPendingControlReplies} replies without reading them.");
+        }
+    }
+
+    /// <summary>Writer of call data: waits while unsent output is above the high-water mark.</summary>
+    internal ValueTask WaitForOutputRoomAsync(CancellationToken cancellationToken) =>
+        Backlog?.WaitForRoomAsync(cancellationToken) ?? ValueTask.CompletedTask;
 
     /// <summary>Client, under the write lock: gives a starting call the next id.</summary>
     internal void AssignStreamId(CallStream stream)
@@ -448,6 +482,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             }
 
             write(_output, state);
+            Backlog?.Added(_output.UnflushedBytes);
             var flush = await _output.FlushAsync().ConfigureAwait(false);
             if (flush.IsCompleted)
             {

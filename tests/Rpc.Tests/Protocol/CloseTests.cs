@@ -48,14 +48,18 @@ public sealed class CloseTests
         var connection = new MultiplexedConnection(transport, new ConnectionOptions { DrainTimeout = Drain }, acceptor: null, NullLogger.Instance);
         await connection.StartAsync(CancellationToken.None).DefaultTimeout();
         var stream = connection.CreateStream();
-        // A 2 GiB window lets the writer queue far past what the socket takes.
-        for (var i = 0; i < 16; i++)
+        // A 2 GiB window lets the writer go on until the output's high-water mark stops it.
+        var sending = Task.Run(async () =>
         {
-            var frames = i == 0
-                ? new OutgoingFrames { Method = "/s/m", TimeoutMicroseconds = CallStart.NoTimeout, Message = new byte[1024 * 1024], HasMessage = true }
-                : OutgoingFrames.ForMessage(new byte[1024 * 1024]);
-            await stream.SendAsync(frames).DefaultTimeout();
-        }
+            for (var i = 0; i < 16; i++)
+            {
+                var frames = i == 0
+                    ? new OutgoingFrames { Method = "/s/m", TimeoutMicroseconds = CallStart.NoTimeout, Message = new byte[1024 * 1024], HasMessage = true }
+                    : OutgoingFrames.ForMessage(new byte[1024 * 1024]);
+                await stream.SendAsync(frames);
+            }
+        });
+        await ConnectionPair.WaitUntil(() => connection.Backlog!.IsAboveMark, "the output backing up");
 
         var clock = Stopwatch.StartNew();
         await connection.DisposeAsync().DefaultTimeout();
@@ -63,44 +67,6 @@ public sealed class CloseTests
         Assert.Equal(ConnectionState.Closed, connection.State);
         var failure = await Assert.ThrowsAsync<StreamResetException>(() => stream.ReadMessageAsync(CancellationToken.None).DefaultTimeout());
         Assert.Equal(StatusCode.Unavailable, failure.Status.StatusCode);
-    }
-
-    /// <summary>Two connected Unix sockets; the socket file is removed at once.</summary>
-    private sealed class SocketPair : IDisposable
-    {
-        private SocketPair(Socket ours, Socket theirs)
-        {
-            Ours = ours;
-            Theirs = theirs;
-        }
-
-        public Socket Ours { get; }
-
-        public Socket Theirs { get; }
-
-        public static async Task<SocketPair> CreateAsync()
-        {
-            var path = TestPaths.NewSocketPath();
-            using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-            listener.Bind(new UnixDomainSocketEndPoint(path));
-            try
-            {
-                listener.Listen(1);
-                var ours = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                await ours.ConnectAsync(new UnixDomainSocketEndPoint(path)).DefaultTimeout();
-                var theirs = await listener.AcceptAsync().DefaultTimeout();
-                return new SocketPair(ours, theirs);
-            }
-            finally
-            {
-                File.Delete(path);
-            }
-        }
-
-        public void Dispose()
-        {
-            Ours.Dispose();
-            Theirs.Dispose();
-        }
+        await Assert.ThrowsAnyAsync<Exception>(() => sending.DefaultTimeout());
     }
 }
