@@ -84,6 +84,12 @@ internal sealed partial class CallStream
         {
             throw new StreamResetException(new Status(StatusCode.Unavailable, $"The connection failed: {ex.Message}", ex));
         }
+        catch (HeadersTooLargeException ex)
+        {
+            // Only this call fails: the peer learns why with CANCEL, the connection goes on.
+            await ResetAsync(ex.Status).ConfigureAwait(false);
+            throw new StreamResetException(ex.Status);
+        }
 
         if (frames.TrailersStatus is not null && TryClose())
         {
@@ -158,13 +164,27 @@ internal sealed partial class CallStream
     private void WritePrefix(PipeWriter writer, ref OutgoingFrames frames)
     {
         ThrowIfReset();
+        var maxFrame = _connection.PeerSettings.MaxFrameSize;
         if (frames.Method is not null)
         {
+            // Checked before the stream gets an id: the peer never hears of a call it could not take.
+            var length = FrameWriter.GetCallStartLength(frames.Method, frames.Headers);
+            if (length > maxFrame)
+            {
+                throw FailUnstarted(new Status(StatusCode.ResourceExhausted, $"Request headers of {length} bytes exceed the peer's limit of {maxFrame} bytes."));
+            }
+
             _connection.AssignStreamId(this);
             FrameWriter.WriteCallStart(writer, Id, frames.Method, frames.TimeoutMicroseconds, frames.Headers);
         }
         else if (frames.SendHeaders)
         {
+            var length = MetadataCodec.GetSize(frames.Headers);
+            if (length > maxFrame)
+            {
+                throw new HeadersTooLargeException(new Status(StatusCode.ResourceExhausted, $"Response headers of {length} bytes exceed the peer's limit of {maxFrame} bytes."));
+            }
+
             FrameWriter.WriteResponseHeaders(writer, Id, frames.Headers);
         }
     }
@@ -180,7 +200,16 @@ internal sealed partial class CallStream
         {
             // Before the trailers can reach the client, which may start its next call on them.
             ReleaseSlot();
-            FrameWriter.WriteTrailers(writer, Id, status, frames.Trailers);
+            var trailers = frames.Trailers;
+            var length = FrameWriter.GetTrailersLength(status, trailers);
+            if (length > _connection.PeerSettings.MaxFrameSize)
+            {
+                // As grpc-dotnet: the call still ends, with a status that says why its own did not arrive.
+                status = new Status(StatusCode.Internal, $"Trailers of {length} bytes exceed the peer's limit of {_connection.PeerSettings.MaxFrameSize} bytes.");
+                trailers = null;
+            }
+
+            FrameWriter.WriteTrailers(writer, Id, status, trailers);
         }
     }
 
@@ -196,4 +225,10 @@ internal sealed partial class CallStream
             throw new StreamResetException(trailers.Status);
         }
     }
+}
+
+/// <summary>Response headers the peer's frame size will not take; thrown under the write lock before anything is written.</summary>
+internal sealed class HeadersTooLargeException(Status status) : Exception(status.Detail)
+{
+    public Status Status { get; } = status;
 }
