@@ -115,10 +115,9 @@ internal sealed partial class CallStream : MessageQueue
             Observer?.OnReset(status);
         }
 
-        if (Id != 0)
-        {
-            await _connection.TrySendCancelAsync(Id, status).ConfigureAwait(false);
-        }
+        // The id is read under the write lock, where a call start assigns it: a call start either
+        // went out before this CANCEL (which then names it) or sees the reset and never goes out.
+        await _connection.TrySendCancelAsync(this, status).ConfigureAwait(false);
     }
 
     /// <summary>The stream now counts against its connection's concurrency limit.</summary>

@@ -33,6 +33,8 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private int _state;
     private int _pendingControlReplies;
     private uint? _goAwaySentAt;
+    // The read loop's accept decision and GOAWAY's last stream id, taken together.
+    private readonly Lock _acceptLock = new();
     private volatile bool _goAwayReceived;
     private string? _goAwayDetail;
     private long _nextPing;
@@ -369,9 +371,17 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             throw new ProtocolException($"Stream id {streamId} is not a new odd id above {_highestStreamId}.");
         }
 
-        _highestStreamId = streamId;
+        bool refused;
+        lock (_acceptLock)
+        {
+            // With GOAWAY's snapshot of the last id under the same lock, a call is either accepted
+            // at or below the id GOAWAY names, or refused: never run yet reported as unseen.
+            _highestStreamId = streamId;
+            refused = _goAwaySentAt is not null;
+        }
+
         var stream = new CallStream(this, streamId, isClient: false);
-        if (_goAwaySentAt is not null || Volatile.Read(ref _closing) == 1)
+        if (refused || Volatile.Read(ref _closing) == 1)
         {
             CountControlReply();
             await TrySendCancelAsync(streamId, new Status(StatusCode.Unavailable, "The server is shutting down.")).ConfigureAwait(false);
@@ -508,6 +518,25 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>CANCEL for <paramref name="stream"/> if the peer has heard of it; decided under the write lock.</summary>
+    internal async ValueTask TrySendCancelAsync(CallStream stream, Status status)
+    {
+        try
+        {
+            await WriteAsync((stream, status), static (writer, state) =>
+            {
+                if (state.stream.Id != 0)
+                {
+                    FrameWriter.WriteCancel(writer, state.stream.Id, state.status);
+                }
+            }).ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // The connection is gone, which cancels the stream on the other side as well.
+        }
+    }
+
     internal async ValueTask TrySendWindowUpdateAsync(uint streamId, int increment)
     {
         try
@@ -528,8 +557,14 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             await WriteAsync((this, status), static (writer, state) =>
             {
                 var connection = state.Item1;
-                connection._goAwaySentAt ??= connection._highestStreamId;
-                FrameWriter.WriteGoAway(writer, connection._goAwaySentAt.Value, state.status);
+                uint lastStreamId;
+                lock (connection._acceptLock)
+                {
+                    connection._goAwaySentAt ??= connection._highestStreamId;
+                    lastStreamId = connection._goAwaySentAt.Value;
+                }
+
+                FrameWriter.WriteGoAway(writer, lastStreamId, state.status);
             }).ConfigureAwait(false);
         }
         catch (IOException)

@@ -83,6 +83,10 @@ public sealed class AssemblyOwnershipTests : IAsyncLifetime
     {
         const int iterations = 300;
         var message = new byte[5 * ConnectionSettings.MinFrameSize + 7];
+        // Open throughout: if the connection dies, its status says why.
+        var witness = _client.CreateStream();
+        await witness.SendAsync(new OutgoingFrames { Method = "/s/m", TimeoutMicroseconds = -1 }).DefaultTimeout();
+        await _server.NextAsync();
         for (var i = 0; i < iterations; i++)
         {
             var stream = _client.CreateStream();
@@ -111,6 +115,7 @@ public sealed class AssemblyOwnershipTests : IAsyncLifetime
                 await stream.ResetAsync(new Status(StatusCode.Cancelled, "raced"));
             });
             await Task.WhenAll(sending, resetting).DefaultTimeout();
+            Assert.True(_client.AcceptsNewCalls, $"Iteration {i}: the connection died: {witness.ResetStatus?.Detail}");
             await serverStream.ResetAsync(new Status(StatusCode.Cancelled, "done")).DefaultTimeout();
         }
 

@@ -21,8 +21,9 @@ internal sealed class CheckingArrayPool : ArrayPool<byte>
 
     public override byte[] Rent(int minimumLength)
     {
-        // Fresh arrays: a pooled one could come back to us from another test's Return.
-        var array = new byte[minimumLength];
+        // Fresh arrays, so none is shared with other tests; sized as the shared pool's buckets,
+        // because a whole message's array passes to its reader, who returns it to the shared pool.
+        var array = new byte[System.Numerics.BitOperations.RoundUpToPowerOf2((uint)Math.Max(minimumLength, 16))];
         _rented[array] = 0;
         return array;
     }
