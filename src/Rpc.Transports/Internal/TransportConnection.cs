@@ -59,6 +59,9 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
 
     public IDuplexPipe Transport => this;
 
+    /// <summary>What the protocol wrote and the send loop has not sent yet.</summary>
+    internal Protocol.OutputBacklog Backlog { get; } = new();
+
     public string Peer { get; }
 
     /// <summary>Set by a medium that learns who its peer is (credentials, certificate) before <see cref="Start"/>.</summary>
@@ -134,12 +137,35 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         Close();
     }
 
+    /// <summary>
+    /// How long <see cref="DisposeAsync"/> lets the send loop hand what was written to the medium
+    /// before closing the medium under it. The protocol sets it from its connection options.
+    /// </summary>
+    internal TimeSpan DrainTimeout { get; set; } = DefaultDrainTimeout;
+
+    internal static TimeSpan DefaultDrainTimeout => TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Ends the connection: what was written is sent for at most <see cref="DrainTimeout"/>, then
+    /// the medium closes. Runs after the protocol's read loop, which owns the input, has ended.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         await _output.Writer.CompleteAsync().ConfigureAwait(false);
         await _input.Reader.CompleteAsync().ConfigureAwait(false);
-        await _sendTask.ConfigureAwait(false);
+        try
+        {
+            // A peer that stopped reading (stopped, wedged, hostile) would hold the send loop, and
+            // so this dispose and whoever awaits it, forever.
+            await _sendTask.WaitAsync(DrainTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Closing the medium below fails the send that waits on the peer, which ends the loop.
+        }
+
         Close();
+        await _sendTask.ConfigureAwait(false);
         await _receiveTask.ConfigureAwait(false);
         await DisposeMediumAsync().ConfigureAwait(false);
     }
@@ -288,6 +314,7 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
                 foreach (var segment in buffer)
                 {
                     await SendAsync(segment).ConfigureAwait(false);
+                    Backlog.Sent(segment.Length);
                 }
 
                 reader.AdvanceTo(buffer.End);
@@ -305,6 +332,7 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         }
         finally
         {
+            Backlog.Close();
             await reader.CompleteAsync(error).ConfigureAwait(false);
             if (!Volatile.Read(ref _closed))
             {

@@ -1,6 +1,3 @@
-using System.Runtime.CompilerServices;
-using System.Buffers;
-using System.IO.Pipelines;
 using Grpc.Core;
 
 namespace Rpc.Transports.Protocol;
@@ -10,6 +7,22 @@ namespace Rpc.Transports.Protocol;
 /// window, and the call's end (trailers or a reset). The connection's read loop feeds it; the call
 /// object on the client or server side reads and writes through it.
 /// </summary>
+/// <remarks>
+/// The stream is split by the thread that owns each part, one file each:
+/// <list type="bullet">
+/// <item><c>CallStream.cs</c> (this file): identity and the end of the call. Closing is one
+/// interlocked exchange, so exactly one thread (read loop, writer, deadline timer, token callback,
+/// shutdown) settles the call; what it settles is published under <see cref="MessageQueue.SyncRoot"/>
+/// or through the volatile <c>_closed</c>.</item>
+/// <item><c>CallStream.Receive.cs</c>: the read loop alone. It owns the assembly of a message that
+/// spans frames; no other thread reads or frees it, a reset from elsewhere only marks the stream.</item>
+/// <item><c>CallStream.Credit.cs</c>: receive credit, shared by the read loop and the reader under
+/// <see cref="MessageQueue.SyncRoot"/>; the receive window is a counter both update atomically.</item>
+/// <item><c>CallStream.Call.cs</c> and <c>CallStream.SendWindow.cs</c>: the call object's one reader
+/// and one writer at a time (gRPC allows one pending read and write per call); the read loop only
+/// adds window.</item>
+/// </list>
+/// </remarks>
 internal sealed partial class CallStream : MessageQueue
 {
     internal const string ReceiveTooLarge = "Received message exceeds the maximum configured message size.";
@@ -18,19 +31,10 @@ internal sealed partial class CallStream : MessageQueue
     private readonly bool _isClient;
     private TaskCompletionSource<Metadata>? _responseHeaders;
     private Metadata? _receivedHeaders;
-    // One lock (SyncRoot) for the stream's queue, window and credit: they are touched briefly and
-    // rarely at once. It is the stream object itself (a monitor), so a call allocates no lock objects.
-
-    // Assembly of a message that spans frames; touched only by the read loop.
-    private byte[]? _assembly;
-    private int _assembled;
-
-    // Receive credit (see docs/protocol.md, "Flow control"); under SyncRoot.
-    private int _heldCredit;
-    private int _creditToSend;
-    private int _completeMessagesQueued;
 
     private int _closed;
+    // 1 while the stream counts against its connection's concurrency limit; released once.
+    private int _holdsSlot;
     private volatile bool _remoteEnded;
     private Status? _resetStatus;
     private TrailersPayload? _trailers;
@@ -40,6 +44,7 @@ internal sealed partial class CallStream : MessageQueue
         _connection = connection;
         Id = id;
         _windowAvailable = connection.PeerSettings.InitialWindowSize;
+        _receiveWindow = connection.LocalSettings.InitialWindowSize;
         _isClient = isClient;
     }
 
@@ -47,7 +52,6 @@ internal sealed partial class CallStream : MessageQueue
     public uint Id { get; internal set; }
 
     public MultiplexedConnection Connection => _connection;
-
 
     public IStreamObserver? Observer { get; set; }
 
@@ -93,197 +97,8 @@ internal sealed partial class CallStream : MessageQueue
 
     public bool IsClosed => Volatile.Read(ref _closed) == 1;
 
-    // ---- receiving (read loop) ----
-
-    // A stream this side has closed (reset, or its trailers sent) drops what the peer sent before
-    // it learned of that: those frames crossed on the wire and are no protocol error.
-
-    internal void OnResponseHeaders(Metadata headers)
-    {
-        if (IsClosed)
-        {
-            return;
-        }
-
-        TaskCompletionSource<Metadata>? waiting;
-        lock (SyncRoot)
-        {
-            if (!_isClient || _receivedHeaders is not null)
-            {
-                throw new ProtocolException($"Stream {Id} received a second HEADERS frame.");
-            }
-
-            _receivedHeaders = headers;
-            waiting = _responseHeaders;
-        }
-
-        waiting?.TrySetResult(headers);
-    }
-
-    internal async ValueTask OnMessageFragmentAsync(ReadOnlySequence<byte> payload, byte flags)
-    {
-        if (IsClosed)
-        {
-            return;
-        }
-
-        if (_remoteEnded)
-        {
-            throw new ProtocolException($"Stream {Id} received a MESSAGE after its sender ended it.");
-        }
-
-        var length = (int)payload.Length;
-        if ((long)_assembled + length > _connection.MaxReceiveMessageSize)
-        {
-            ReturnAssembly();
-            await ResetAsync(new Status(StatusCode.ResourceExhausted, ReceiveTooLarge), notifyObserver: true).ConfigureAwait(false);
-            return;
-        }
-
-        var endOfMessage = (flags & FrameFlags.EndMessage) != 0;
-        if (endOfMessage && _assembly is null)
-        {
-            var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
-            payload.CopyTo(buffer);
-            Enqueue(new IncomingMessage(buffer, length), length);
-        }
-        else
-        {
-            AppendToAssembly(payload, length);
-            if (endOfMessage)
-            {
-                var message = new IncomingMessage(_assembly!, _assembled);
-                _assembly = null;
-                _assembled = 0;
-                Enqueue(message, length);
-            }
-            else
-            {
-                await GrantCreditAsync(OnPartialReceived(length)).ConfigureAwait(false);
-            }
-        }
-
-        if ((flags & FrameFlags.EndStream) != 0)
-        {
-            OnRemoteEnd();
-        }
-    }
-
-    internal void OnHalfClose()
-    {
-        if (IsClosed)
-        {
-            return;
-        }
-
-        if (_remoteEnded)
-        {
-            throw new ProtocolException($"Stream {Id} was half-closed twice.");
-        }
-
-        OnRemoteEnd();
-    }
-
-    internal void OnTrailers(TrailersPayload trailers)
-    {
-        if (!TryClose())
-        {
-            return;
-        }
-
-        _trailers = trailers;
-        _remoteEnded = true;
-        ReturnAssembly();
-        FailWindow(trailers.Status);
-        SettleHeaders(Metadata.Empty, null);
-        CompleteQueue();
-    }
-
-    /// <summary>The peer cancelled the stream or the connection died.</summary>
-    internal void OnRemoteReset(Status status)
-    {
-        if (!TryClose())
-        {
-            return;
-        }
-
-        MarkReset(status);
-        Observer?.OnReset(status);
-    }
-
-    internal bool OnWindowUpdate(int increment) => AddToWindow(increment);
-
-    // ---- reading (call object) ----
-
-    /// <summary>
-    /// The next message, or <see langword="null"/> once the peer has sent its last one.
-    /// Throws <see cref="StreamResetException"/> when the stream was torn down.
-    /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<IncomingMessage?> ReadMessageAsync(CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            if (ResetStatus is { } reset)
-            {
-                throw new StreamResetException(reset);
-            }
-
-            if (TryDequeue(out var message, out var credit))
-            {
-                await GrantCreditAsync(credit).ConfigureAwait(false);
-                return message;
-            }
-
-            if (!await WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                if (ResetStatus is { } resetAtEnd)
-                {
-                    throw new StreamResetException(resetAtEnd);
-                }
-
-                return null;
-            }
-        }
-    }
-
-    // ---- sending (call object) ----
-
-    /// <summary>
-    /// Writes <paramref name="frames"/>. A message that fits one frame and the window goes out with
-    /// its neighbours in one write; a larger one is cut into frames as window arrives.
-    /// </summary>
-    public async ValueTask SendAsync(OutgoingFrames frames, CancellationToken cancellationToken = default)
-    {
-        ThrowIfReset();
-        var messageLength = frames.Message.Length;
-        var whole = !frames.HasMessage
-            || messageLength == 0
-            || (messageLength <= _connection.PeerSettings.MaxFrameSize && TryTakeWindow(messageLength));
-        try
-        {
-            if (whole)
-            {
-                await _connection.WriteAsync((this, frames), static (writer, state) => state.Item1.WriteAll(writer, state.frames)).ConfigureAwait(false);
-            }
-            else
-            {
-                await SendInFragmentsAsync(frames, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        catch (IOException ex)
-        {
-            throw new StreamResetException(new Status(StatusCode.Unavailable, $"The connection failed: {ex.Message}", ex));
-        }
-
-        if (frames.TrailersStatus is not null && TryClose())
-        {
-            _connection.RemoveStream(this);
-            CompleteQueue();
-        }
-    }
-
     /// <summary>Tears the stream down from this side and tells the peer with CANCEL.</summary>
+    /// <remarks>Any thread. The assembly is left to the read loop, which is asked to release it.</remarks>
     public async ValueTask ResetAsync(Status status, bool notifyObserver = false)
     {
         if (!TryClose())
@@ -292,128 +107,80 @@ internal sealed partial class CallStream : MessageQueue
         }
 
         MarkReset(status);
+        ReleaseSlotOnClose(byPeer: false);
         _connection.RemoveStream(this);
+        _connection.RequestAssemblySweep();
         if (notifyObserver)
         {
             Observer?.OnReset(status);
         }
 
-        if (Id != 0)
-        {
-            await _connection.TrySendCancelAsync(Id, status).ConfigureAwait(false);
-        }
+        // The id is read under the write lock, where a call start assigns it: a call start either
+        // went out before this CANCEL (which then names it) or sees the reset and never goes out.
+        await _connection.TrySendCancelAsync(this, status).ConfigureAwait(false);
     }
 
-    private void WriteAll(PipeWriter writer, OutgoingFrames frames)
+    /// <summary>The stream now counts against its connection's concurrency limit.</summary>
+    internal void OnSlotTaken() => Volatile.Write(ref _holdsSlot, 1);
+
+    /// <summary>
+    /// Server: the call is done with this stream, which stops counting against the connection's
+    /// concurrency limit. Call it once the handler has finished (returned, thrown, or given up after
+    /// its token fired), whatever ended the call; calling it again, or for a stream that already
+    /// released (its trailers or CANCEL were written), does nothing. The client releases by itself.
+    /// </summary>
+    public void ReleaseSlot()
     {
-        WritePrefix(writer, ref frames);
-        if (frames.HasMessage)
+        if (Interlocked.Exchange(ref _holdsSlot, 0) == 1)
         {
-            var flags = FrameFlags.EndMessage;
-            if (frames.EndStream)
-            {
-                flags |= FrameFlags.EndStream;
-                frames.EndStream = false;
-            }
-
-            FrameWriter.WriteMessage(writer, Id, frames.Message.Span, flags);
+            _connection.ReleaseSlot();
         }
-
-        WriteSuffix(writer, frames);
     }
 
-    private async ValueTask SendInFragmentsAsync(OutgoingFrames frames, CancellationToken cancellationToken)
+    /// <summary>The stream closed: its slot goes back unless the server's call still runs and releases it itself.</summary>
+    private void ReleaseSlotOnClose(bool byPeer)
     {
-        if (frames.Method is not null || frames.SendHeaders)
+        if (_isClient || !byPeer || !_connection.AcceptorReleasesSlots)
         {
-            await _connection.WriteAsync((this, frames), static (writer, state) =>
-            {
-                var prefix = state.frames;
-                state.Item1.WritePrefix(writer, ref prefix);
-            }).ConfigureAwait(false);
-        }
-
-        var remaining = frames.Message;
-        var maxFrame = _connection.PeerSettings.MaxFrameSize;
-        while (!remaining.IsEmpty)
-        {
-            var granted = await TakeWindowAsync(Math.Min(remaining.Length, maxFrame), cancellationToken).ConfigureAwait(false);
-            var fragment = remaining[..granted];
-            remaining = remaining[granted..];
-            var flags = FrameFlags.None;
-            if (remaining.IsEmpty)
-            {
-                flags = FrameFlags.EndMessage;
-                if (frames.EndStream)
-                {
-                    flags |= FrameFlags.EndStream;
-                }
-            }
-
-            await _connection.WriteAsync((this, fragment, flags), static (writer, state) =>
-                FrameWriter.WriteMessage(writer, state.Item1.Id, state.fragment.Span, state.flags)).ConfigureAwait(false);
-        }
-
-        if (frames.TrailersStatus is not null)
-        {
-            await _connection.WriteAsync((this, frames), static (writer, state) =>
-            {
-                var suffix = state.frames;
-                suffix.EndStream = false;
-                state.Item1.WriteSuffix(writer, suffix);
-            }).ConfigureAwait(false);
+            ReleaseSlot();
         }
     }
 
-    private void WritePrefix(PipeWriter writer, ref OutgoingFrames frames)
+    /// <summary>The connection ended under the stream: fails it without touching read-loop state.</summary>
+    internal void OnConnectionClosed(Status status)
     {
-        ThrowIfReset();
-        if (frames.Method is not null)
+        if (!TryClose())
         {
-            _connection.AssignStreamId(this);
-            FrameWriter.WriteCallStart(writer, Id, frames.Method, frames.TimeoutMicroseconds, frames.Headers);
+            return;
         }
-        else if (frames.SendHeaders)
-        {
-            FrameWriter.WriteResponseHeaders(writer, Id, frames.Headers);
-        }
+
+        MarkReset(status);
+        ReleaseSlot();
+        Observer?.OnReset(status);
     }
 
-    private void WriteSuffix(PipeWriter writer, OutgoingFrames frames)
+    /// <summary>
+    /// Writer, under the write lock: the call start cannot go out, so the peer never hears of the
+    /// stream. It ends here with <paramref name="status"/> (its reader too); the exception is for the writer.
+    /// </summary>
+    internal StreamResetException FailUnstarted(Status status)
     {
-        if (frames.EndStream)
+        if (TryClose())
         {
-            FrameWriter.WriteHalfClose(writer, Id);
+            MarkReset(status);
+            ReleaseSlot();
         }
 
-        if (frames.TrailersStatus is { } status)
-        {
-            FrameWriter.WriteTrailers(writer, Id, status, frames.Trailers);
-        }
+        return new StreamResetException(status);
     }
-
-    private void ThrowIfReset()
-    {
-        if (ResetStatus is { } reset)
-        {
-            throw new StreamResetException(reset);
-        }
-
-        if (Trailers is { } trailers)
-        {
-            throw new StreamResetException(trailers.Status);
-        }
-    }
-
-    // ---- internals ----
 
     private bool TryClose() => Interlocked.Exchange(ref _closed, 1) == 0;
 
+    /// <summary>Settles everything but the assembly, which belongs to the read loop.</summary>
     private void MarkReset(Status status)
     {
         _resetStatus = status;
         _remoteEnded = true;
-        ReturnAssembly();
         FailWindow(status);
         SettleHeaders(null, status);
         CompleteQueue();
@@ -450,85 +217,4 @@ internal sealed partial class CallStream : MessageQueue
             _ = waiting.Task.Exception;
         }
     }
-
-    private void OnRemoteEnd()
-    {
-        _remoteEnded = true;
-        CompleteQueue();
-    }
-
-    private void Enqueue(IncomingMessage message, int lastFragmentLength) => TryEnqueue(message, lastFragmentLength);
-
-    protected override void OnEnqueuedLocked(int bytes)
-    {
-        _heldCredit += bytes;
-        _completeMessagesQueued++;
-    }
-
-    protected override int OnDequeuedLocked(int length)
-    {
-        _completeMessagesQueued--;
-        return ReleaseHeld(_completeMessagesQueued == 0 ? _heldCredit : Math.Min(_heldCredit, length));
-    }
-
-    private void AppendToAssembly(ReadOnlySequence<byte> payload, int length)
-    {
-        var needed = _assembled + length;
-        if (_assembly is null || _assembly.Length < needed)
-        {
-            // Only messages longer than a frame get here, and their length is not known up front:
-            // starting big saves copying what was assembled into ever larger arrays (a 1 MiB
-            // message in 256 KiB frames is copied once, not twice).
-            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(needed, Math.Min(_connection.MaxReceiveMessageSize, needed * 8)));
-            if (_assembly is not null)
-            {
-                _assembly.AsSpan(0, _assembled).CopyTo(grown);
-                ArrayPool<byte>.Shared.Return(_assembly);
-            }
-
-            _assembly = grown;
-        }
-
-        payload.CopyTo(_assembly.AsSpan(_assembled));
-        _assembled = needed;
-    }
-
-    private void ReturnAssembly()
-    {
-        if (_assembly is { } assembly)
-        {
-            _assembly = null;
-            _assembled = 0;
-            ArrayPool<byte>.Shared.Return(assembly);
-        }
-    }
-
-    private int OnPartialReceived(int length)
-    {
-        lock (SyncRoot)
-        {
-            _heldCredit += length;
-            // With no whole message waiting, the reader needs this message's rest to make progress:
-            // holding its credit back could stall the sender forever.
-            return _completeMessagesQueued == 0 ? ReleaseHeld(_heldCredit) : 0;
-        }
-    }
-
-
-    private int ReleaseHeld(int amount)
-    {
-        _heldCredit -= amount;
-        _creditToSend += amount;
-        if (_creditToSend < _connection.LocalSettings.InitialWindowSize / 2)
-        {
-            return 0;
-        }
-
-        var grant = _creditToSend;
-        _creditToSend = 0;
-        return grant;
-    }
-
-    private ValueTask GrantCreditAsync(int credit) =>
-        credit > 0 && !_remoteEnded ? _connection.TrySendWindowUpdateAsync(Id, credit) : ValueTask.CompletedTask;
 }

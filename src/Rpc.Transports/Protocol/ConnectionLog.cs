@@ -12,4 +12,7 @@ internal static partial class ConnectionLog
 
     [LoggerMessage(3, LogLevel.Debug, "Connection {Peer} received GOAWAY after stream {LastStreamId}: {Detail}")]
     public static partial void GoAwayReceived(ILogger logger, string peer, uint lastStreamId, string detail);
+
+    [LoggerMessage(4, LogLevel.Error, "Connection {Peer} failed while reading")]
+    public static partial void ReadLoopFailed(ILogger logger, string peer, Exception exception);
 }

@@ -20,7 +20,8 @@ internal sealed record ConnectionSettings
 
     public int InitialWindowSize { get; init; } = 1024 * 1024;
 
-    public int MaxConcurrentStreams { get; init; } = 10_000;
+    /// <summary>Streams one connection runs at once; 100 as Kestrel's HTTP/2 default. Clients queue beyond the peer's.</summary>
+    public int MaxConcurrentStreams { get; init; } = 100;
 
     public static ConnectionSettings Read(ReadOnlySequence<byte> payload)
     {

@@ -11,6 +11,13 @@ namespace Rpc.Transports.Protocol;
 /// </summary>
 internal static class FrameWriter
 {
+    /// <summary>The payload length of a call start, to check against the peer's frame size before anything is written.</summary>
+    public static int GetCallStartLength(string method, Metadata? headers) =>
+        2 + Encoding.UTF8.GetByteCount(method) + 8 + MetadataCodec.GetSize(headers);
+
+    /// <summary>The payload length of a TRAILERS frame.</summary>
+    public static int GetTrailersLength(Status status, Metadata? trailers) => GetStatusSize(status) + MetadataCodec.GetSize(trailers);
+
     public static void WriteCallStart(IBufferWriter<byte> writer, uint streamId, string method, long timeoutMicroseconds, Metadata? headers)
     {
         var pathLength = Encoding.UTF8.GetByteCount(method);

@@ -17,4 +17,12 @@ internal interface ICallAcceptor
 
     /// <summary>The server's own string for a method path it serves, so parsing a call start allocates none.</summary>
     string? FindKnownPath(ReadOnlySpan<char> path);
+
+    /// <summary>
+    /// True when every call calls <see cref="CallStream.ReleaseSlot"/> once its handler is done:
+    /// then a stream the client cancelled keeps counting against the limit until its handler has
+    /// finished, so cancelled work cannot pile up. False (the default): a stream stops counting
+    /// when it closes, whoever closed it.
+    /// </summary>
+    bool ReleasesSlots => false;
 }

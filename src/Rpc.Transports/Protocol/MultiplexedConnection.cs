@@ -22,14 +22,21 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource> _pings = new();
+    private readonly AssemblySweeper _assemblies = new();
 
     private Task? _readLoop;
+    private StreamSlots? _slots;
     private uint _nextStreamId = 1;
     private uint _highestStreamId;
     private bool _outputClosed;
     private int _closing;
+    private int _state;
+    private int _pendingControlReplies;
     private uint? _goAwaySentAt;
+    // The read loop's accept decision and GOAWAY's last stream id, taken together.
+    private readonly Lock _acceptLock = new();
     private volatile bool _goAwayReceived;
+    private string? _goAwayDetail;
     private long _nextPing;
 
     public MultiplexedConnection(ITransportConnection transport, ConnectionOptions options, ICallAcceptor? acceptor, ILogger logger)
@@ -42,6 +49,15 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         LocalSettings = options.Settings;
         MaxReceiveMessageSize = options.MaxReceiveMessageSize;
         HandshakeTimeout = options.HandshakeTimeout;
+        DrainTimeout = options.DrainTimeout;
+        MaxPendingControlReplies = options.MaxPendingControlReplies;
+        if (transport is Internal.TransportConnection medium)
+        {
+            medium.DrainTimeout = options.DrainTimeout;
+            medium.Backlog.HighWaterMark = options.OutputHighWaterMark;
+            Backlog = medium.Backlog;
+        }
+        AssemblyPool = options.AssemblyPool;
         PeerSettings = new ConnectionSettings();
     }
 
@@ -55,6 +71,25 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
 
     public TimeSpan HandshakeTimeout { get; }
 
+    public TimeSpan DrainTimeout { get; }
+
+    /// <summary>The transport's unsent output, when it reports it (in-memory test transports do not).</summary>
+    internal OutputBacklog? Backlog { get; }
+
+    private int MaxPendingControlReplies { get; }
+
+    /// <summary>Where the connection is in its one close path (see <see cref="ConnectionState"/>).</summary>
+    public ConnectionState State => (ConnectionState)Volatile.Read(ref _state);
+
+    /// <summary>Where multi-frame messages are assembled; read loop only.</summary>
+    internal ArrayPool<byte> AssemblyPool { get; }
+
+    /// <summary>Read loop only: the streams with a message half assembled.</summary>
+    internal AssemblySweeper Assemblies => _assemblies;
+
+    /// <summary>Any thread: a stream closed outside the read loop may hold an assembly to free.</summary>
+    internal void RequestAssemblySweep() => _assemblies.RequestSweep();
+
     public string Peer => _transport.Peer;
 
     public PeerIdentity? PeerIdentity => _transport.PeerIdentity;
@@ -66,6 +101,9 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     public bool AcceptsNewCalls => !_closed.Task.IsCompleted && Volatile.Read(ref _closing) == 0 && !_goAwayReceived;
 
     public int ActiveStreamCount => _streams.Count;
+
+    /// <summary>Whether the stream table was closed: no stream can join it any more.</summary>
+    internal bool StreamsClosed => _streams.IsClosed;
 
     /// <summary>Exchanges prefaces and settings, then starts the read loop.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -87,8 +125,47 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             throw new ProtocolException($"The peer sent no handshake within {HandshakeTimeout.TotalSeconds:0.#} s.");
         }
 
+        // The client queues calls under the server's limit; the server refuses beyond its own.
+        _slots = new StreamSlots(IsClient ? PeerSettings.MaxConcurrentStreams : LocalSettings.MaxConcurrentStreams);
         _readLoop = ReadLoopAsync();
     }
+
+    /// <summary>Streams counting against the concurrency limit at this moment.</summary>
+    internal int SlotsInUse => _slots?.InUse ?? 0;
+
+    /// <summary>Client: waits for a stream slot under the peer's limit before a call start is written.</summary>
+    internal async ValueTask TakeSlotAsync(CallStream stream, CancellationToken cancellationToken)
+    {
+        if (_slots is not { } slots)
+        {
+            return;
+        }
+
+        bool taken;
+        try
+        {
+            taken = await slots.TakeAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The call gave up in the queue: it ends here, and its caller names the status.
+            stream.FailUnstarted(new Status(StatusCode.Cancelled, "The call ended while it waited for a free stream."));
+            throw;
+        }
+
+        if (!taken)
+        {
+            throw stream.FailUnstarted(new Status(StatusCode.Unavailable, "The connection was closed while the call waited for a free stream."));
+        }
+
+        stream.OnSlotTaken();
+    }
+
+    /// <summary>Any thread: a stream stopped counting against the limit (once per stream).</summary>
+    internal void ReleaseSlot() => _slots?.Release();
+
+    /// <summary>Server: whether its acceptor releases each stream's slot itself once the call is done.</summary>
+    internal bool AcceptorReleasesSlots => _acceptor?.ReleasesSlots ?? false;
 
     /// <summary>Client: a stream for a new call; its id is given when its call start is written.</summary>
     public CallStream CreateStream() => new(this, 0, isClient: true);
@@ -140,6 +217,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             {
                 var result = await _input.ReadAsync().ConfigureAwait(false);
                 var buffer = result.Buffer;
+                _assemblies.SweepIfRequested();
                 try
                 {
                     while (FrameReader.TryReadFrame(ref buffer, LocalSettings.MaxFrameSize, out var header, out var payload))
@@ -174,13 +252,24 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             ConnectionLog.ProtocolError(_logger, Peer, ex.Message);
             await TrySendGoAwayAsync(new Status(StatusCode.Internal, "Protocol error: " + ex.Message)).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
         {
+            // The medium ended under us.
             error = ex;
+        }
+        catch (Exception ex)
+        {
+            // Anything else is a bug on this side or a value we failed to check: the connection
+            // ends as after a protocol fault, never with an exception out of the loop (which left
+            // the transport undisposed behind a faulted task).
+            error = new ProtocolException("Internal error while reading: " + ex.Message, ex);
+            ConnectionLog.ReadLoopFailed(_logger, Peer, ex);
+            await TrySendGoAwayAsync(new Status(StatusCode.Internal, "Internal error while reading from the peer.")).ConfigureAwait(false);
         }
         finally
         {
             await CloseAsync(error).ConfigureAwait(false);
+            _assemblies.ReleaseAll();
         }
     }
 
@@ -241,6 +330,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
                     return ValueTask.CompletedTask;
                 }
 
+                CountControlReply();
                 return WriteAsync(opaque, static (writer, value) => FrameWriter.WritePing(writer, value, ack: true));
             case FrameType.GoAway:
                 OnGoAway(PayloadCodec.ReadGoAway(payload));
@@ -281,26 +371,43 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             throw new ProtocolException($"Stream id {streamId} is not a new odd id above {_highestStreamId}.");
         }
 
-        _highestStreamId = streamId;
-        var stream = new CallStream(this, streamId, isClient: false);
-        if (_goAwaySentAt is not null || Volatile.Read(ref _closing) == 1)
+        bool refused;
+        lock (_acceptLock)
         {
+            // With GOAWAY's snapshot of the last id under the same lock, a call is either accepted
+            // at or below the id GOAWAY names, or refused: never run yet reported as unseen.
+            _highestStreamId = streamId;
+            refused = _goAwaySentAt is not null;
+        }
+
+        var stream = new CallStream(this, streamId, isClient: false);
+        if (refused || Volatile.Read(ref _closing) == 1)
+        {
+            CountControlReply();
             await TrySendCancelAsync(streamId, new Status(StatusCode.Unavailable, "The server is shutting down.")).ConfigureAwait(false);
             return;
         }
 
-        if (_streams.Count >= LocalSettings.MaxConcurrentStreams)
+        if (_slots is { } slots && !slots.TryTake())
         {
+            CountControlReply();
             await TrySendCancelAsync(streamId, new Status(StatusCode.Unavailable, $"Too many concurrent calls on one connection (limit {LocalSettings.MaxConcurrentStreams}).")).ConfigureAwait(false);
             return;
         }
 
-        _streams.Add(stream);
+        stream.OnSlotTaken();
+        if (!_streams.TryAdd(stream))
+        {
+            stream.ReleaseSlot();
+            return;
+        }
+
         _acceptor!.OnCallStarted(this, stream, start);
     }
 
     private void OnGoAway(GoAwayPayload goAway)
     {
+        Volatile.Write(ref _goAwayDetail, goAway.Status.Detail);
         _goAwayReceived = true;
         ConnectionLog.GoAwayReceived(_logger, Peer, goAway.LastStreamId, goAway.Status.Detail);
         if (!IsClient)
@@ -320,16 +427,44 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Read loop, before a reply the peer asked for: while the output backs up past its mark the
+    /// peer is asking without reading, and each reply would grow this side's memory.
+    /// </summary>
+    private void CountControlReply()
+    {
+        if (Backlog is not { } backlog || !backlog.IsAboveMark)
+        {
+            _pendingControlReplies = 0;
+            return;
+        }
+
+        if (++_pendingControlReplies > MaxPendingControlReplies)
+        {
+            throw new ProtocolException($"The peer asked for more than {MaxPendingControlReplies} replies without reading them.");
+        }
+    }
+
+    /// <summary>Writer of call data: waits while unsent output is above the high-water mark.</summary>
+    internal ValueTask WaitForOutputRoomAsync(CancellationToken cancellationToken) =>
+        Backlog?.WaitForRoomAsync(cancellationToken) ?? ValueTask.CompletedTask;
+
     /// <summary>Client, under the write lock: gives a starting call the next id.</summary>
     internal void AssignStreamId(CallStream stream)
     {
         if (_goAwayReceived || _nextStreamId > int.MaxValue)
         {
-            throw new StreamResetException(new Status(StatusCode.Unavailable, "The connection accepts no new calls."));
+            throw stream.FailUnstarted(new Status(StatusCode.Unavailable, "The connection accepts no new calls."));
         }
 
         stream.Id = _nextStreamId;
-        _streams.Add(stream);
+        if (!_streams.TryAdd(stream))
+        {
+            // The connection is closing: its table was emptied and nobody would ever end this stream.
+            stream.Id = 0;
+            throw stream.FailUnstarted(new Status(StatusCode.Unavailable, "The connection was closed."));
+        }
+
         Volatile.Write(ref _nextStreamId, _nextStreamId + 2);
     }
 
@@ -357,6 +492,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             }
 
             write(_output, state);
+            Backlog?.Added(_output.UnflushedBytes);
             var flush = await _output.FlushAsync().ConfigureAwait(false);
             if (flush.IsCompleted)
             {
@@ -375,6 +511,25 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         try
         {
             await WriteAsync((streamId, status), static (writer, state) => FrameWriter.WriteCancel(writer, state.streamId, state.status)).ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // The connection is gone, which cancels the stream on the other side as well.
+        }
+    }
+
+    /// <summary>CANCEL for <paramref name="stream"/> if the peer has heard of it; decided under the write lock.</summary>
+    internal async ValueTask TrySendCancelAsync(CallStream stream, Status status)
+    {
+        try
+        {
+            await WriteAsync((stream, status), static (writer, state) =>
+            {
+                if (state.stream.Id != 0)
+                {
+                    FrameWriter.WriteCancel(writer, state.stream.Id, state.status);
+                }
+            }).ConfigureAwait(false);
         }
         catch (IOException)
         {
@@ -402,8 +557,14 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             await WriteAsync((this, status), static (writer, state) =>
             {
                 var connection = state.Item1;
-                connection._goAwaySentAt ??= connection._highestStreamId;
-                FrameWriter.WriteGoAway(writer, connection._goAwaySentAt.Value, state.status);
+                uint lastStreamId;
+                lock (connection._acceptLock)
+                {
+                    connection._goAwaySentAt ??= connection._highestStreamId;
+                    lastStreamId = connection._goAwaySentAt.Value;
+                }
+
+                FrameWriter.WriteGoAway(writer, lastStreamId, state.status);
             }).ConfigureAwait(false);
         }
         catch (IOException)
@@ -429,7 +590,11 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Fails every open stream and ends the output; the transport closes when disposed.</summary>
+    /// <summary>
+    /// Open → draining, once, whoever gets here first (the read loop as it ends, or a dispose that
+    /// never started one): fails every open stream and ping and ends the output. The bytes already
+    /// written still go out; <see cref="DisposeAsync"/> bounds how long they may take.
+    /// </summary>
     private async ValueTask CloseAsync(Exception? error)
     {
         if (Interlocked.Exchange(ref _closing, 1) == 1)
@@ -437,17 +602,24 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             return;
         }
 
-        var detail = error is null ? "The connection was closed." : "The connection was closed: " + error.Message;
+        Interlocked.CompareExchange(ref _state, (int)ConnectionState.Draining, (int)ConnectionState.Open);
+        // The peer's GOAWAY names why it ended the connection better than the end of stream that follows it.
+        var detail = error is not null ? "The connection was closed: " + error.Message
+            : Volatile.Read(ref _goAwayDetail) is { } reason ? "The connection was closed by the peer: " + reason
+            : "The connection was closed.";
         var status = new Status(StatusCode.Unavailable, detail, error);
-        foreach (var stream in _streams.Snapshot(clear: true))
+        _slots?.Close();
+        foreach (var stream in _streams.Close())
         {
-            stream.OnRemoteReset(status);
+            stream.OnConnectionClosed(status);
         }
+
         foreach (var ping in _pings.Values)
         {
             ping.TrySetException(new IOException(detail, error));
         }
 
+        // Writers hold the lock only to copy into the output, never while waiting on the peer.
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -460,7 +632,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
 
         // A broken transport is torn down at once; after a protocol error the GOAWAY that names it
-        // still has to reach the peer, so the output drains and the transport closes when disposed.
+        // still has to reach the peer, so the output drains (for at most DrainTimeout) on dispose.
         if (error is not null and not ProtocolException)
         {
             _transport.Abort(error);
@@ -470,7 +642,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         _closed.TrySetResult();
     }
 
-    /// <summary>Stops reading and closes; calls still open fail with Unavailable.</summary>
+    /// <summary>Starts the close: stops reading; calls still open fail with Unavailable. <see cref="DisposeAsync"/> finishes it.</summary>
     public void Close() => _input.CancelPendingRead();
 
     /// <summary>Tears the connection down at once: every call on it fails with Unavailable.</summary>
@@ -480,20 +652,60 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         _input.CancelPendingRead();
     }
 
+    /// <summary>
+    /// Draining → closed: ends reading, lets written bytes reach the peer for at most
+    /// <see cref="DrainTimeout"/>, then aborts the transport. Never waits on the peer beyond that.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        if (_readLoop is null)
+        try
         {
-            await CloseAsync(null).ConfigureAwait(false);
+            if (_readLoop is null)
+            {
+                await CloseAsync(null).ConfigureAwait(false);
+            }
+            else
+            {
+                _input.CancelPendingRead();
+                await WithinDrainTimeoutAsync(_readLoop).ConfigureAwait(false);
+            }
         }
-        else
+        finally
         {
-            _input.CancelPendingRead();
-            await _readLoop.ConfigureAwait(false);
+            // The write lock is not disposed: it holds no wait handle, and a late GOAWAY or CANCEL
+            // racing with disposal must fail as a closed connection, not as a disposed object.
+            await WithinDrainTimeoutAsync(_transport.DisposeAsync().AsTask()).ConfigureAwait(false);
+            Volatile.Write(ref _state, (int)ConnectionState.Closed);
+        }
+    }
+
+    /// <summary>Waits for <paramref name="task"/>; past the drain timeout the transport is aborted, which ends it.</summary>
+    private async Task WithinDrainTimeoutAsync(Task task)
+    {
+        try
+        {
+            await task.WaitAsync(DrainTimeout).ConfigureAwait(false);
+            return;
+        }
+        catch (TimeoutException)
+        {
+            _transport.Abort(new TimeoutException($"The connection did not drain within {DrainTimeout.TotalSeconds:0.#} s."));
         }
 
-        // The write lock is not disposed: it holds no wait handle, and a late GOAWAY or CANCEL
-        // racing with disposal must fail as a closed connection, not as a disposed object.
-        await _transport.DisposeAsync().ConfigureAwait(false);
+        // Aborting closes the medium, which fails whatever the task waits on.
+        await task.ConfigureAwait(false);
     }
+}
+
+/// <summary>The one close path every connection goes through, whoever closes it.</summary>
+internal enum ConnectionState
+{
+    /// <summary>Calls start and run.</summary>
+    Open,
+
+    /// <summary>Streams have failed and the output is complete; written bytes may still be reaching the peer.</summary>
+    Draining,
+
+    /// <summary>The transport is released.</summary>
+    Closed,
 }

@@ -8,6 +8,13 @@ namespace Rpc.Transports.Protocol;
 internal readonly record struct CallStart(string Method, long TimeoutMicroseconds, Metadata Headers)
 {
     public const long NoTimeout = -1;
+
+    /// <summary>
+    /// The longest timeout a call start carries: 99,999,999 hours, the most gRPC's grpc-timeout
+    /// header can express. Longer ones are clamped to it on receipt, so no decoded value can make a
+    /// <see cref="TimeSpan"/> overflow (1e18 µs did, out of the read loop).
+    /// </summary>
+    public const long MaxTimeoutMicroseconds = 99_999_999L * 3600 * 1_000_000;
 }
 
 /// <summary>The server's last word on a call.</summary>
@@ -46,7 +53,7 @@ internal static class PayloadCodec
 
         var headers = MetadataCodec.Read(ref reader);
         RequireEnd(ref reader, FrameType.Headers);
-        return new CallStart(path, timeout, headers);
+        return new CallStart(path, Math.Min(timeout, CallStart.MaxTimeoutMicroseconds), headers);
     }
 
     public static Metadata ReadResponseHeaders(ReadOnlySequence<byte> payload)

@@ -9,6 +9,7 @@ public sealed class InMemoryConnection : ITransportConnection
     private readonly IDuplexPipe _pipe;
     private readonly Pipe _incoming;
     private readonly Pipe _outgoing;
+    private int _released;
 
     private InMemoryConnection(Pipe incoming, Pipe outgoing, string peer)
     {
@@ -24,6 +25,12 @@ public sealed class InMemoryConnection : ITransportConnection
 
     public PeerIdentity? PeerIdentity => null;
 
+    /// <summary>Whether <see cref="DisposeAsync"/> or <see cref="Abort"/> released this end.</summary>
+    public bool IsReleased => Volatile.Read(ref _released) == 1;
+
+    /// <summary>The bytes written to this end that the peer has not read yet (the peer's input).</summary>
+    public PipeReader PeerInput => _outgoing.Reader;
+
     public static (InMemoryConnection Client, InMemoryConnection Server) CreatePair()
     {
         // The writer never pauses, as the transport contract requires.
@@ -35,12 +42,14 @@ public sealed class InMemoryConnection : ITransportConnection
 
     public void Abort(Exception? reason = null)
     {
+        Volatile.Write(ref _released, 1);
         _outgoing.Writer.Complete(reason);
         _incoming.Writer.Complete(reason);
     }
 
     public ValueTask DisposeAsync()
     {
+        Volatile.Write(ref _released, 1);
         _outgoing.Writer.Complete();
         _incoming.Reader.Complete();
         return ValueTask.CompletedTask;

@@ -1,0 +1,234 @@
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using Grpc.Core;
+
+namespace Rpc.Transports.Protocol;
+
+// The call object's side: one reader and one writer at a time (gRPC allows one pending read and one
+// pending write per call), each on whatever thread the application uses. The reader meets the read
+// loop only in the queue (under SyncRoot); the writer meets it only in the send window and in the
+// connection's write lock, under which the call start takes its stream id.
+internal sealed partial class CallStream
+{
+    /// <summary>
+    /// The next message, or <see langword="null"/> once the peer has sent its last one.
+    /// Throws <see cref="StreamResetException"/> when the stream was torn down.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<IncomingMessage?> ReadMessageAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            if (ResetStatus is { } reset)
+            {
+                throw new StreamResetException(reset);
+            }
+
+            if (TryDequeue(out var message, out var credit))
+            {
+                await GrantCreditAsync(credit).ConfigureAwait(false);
+                return message;
+            }
+
+            if (!await WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                if (ResetStatus is { } resetAtEnd)
+                {
+                    throw new StreamResetException(resetAtEnd);
+                }
+
+                return null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="frames"/>. A message that fits one frame and the window goes out with
+    /// its neighbours in one write; a larger one is cut into frames as window arrives.
+    /// </summary>
+    /// <remarks>
+    /// A call start (<see cref="OutgoingFrames.Method"/> set) first waits for a stream slot under
+    /// the peer's concurrency limit, for as long as <paramref name="cancellationToken"/> allows
+    /// (the caller passes one that fires on the call's deadline or cancellation); a token that
+    /// fires there throws <see cref="OperationCanceledException"/> and the peer never hears of the call.
+    /// </remarks>
+    public async ValueTask SendAsync(OutgoingFrames frames, CancellationToken cancellationToken = default)
+    {
+        ThrowIfReset();
+        if (frames.Method is not null)
+        {
+            await _connection.TakeSlotAsync(this, cancellationToken).ConfigureAwait(false);
+        }
+
+        var messageLength = frames.Message.Length;
+        var whole = !frames.HasMessage
+            || messageLength == 0
+            || (messageLength <= _connection.PeerSettings.MaxFrameSize && TryTakeWindow(messageLength));
+        try
+        {
+            if (frames.HasMessage)
+            {
+                await _connection.WaitForOutputRoomAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            if (whole)
+            {
+                await _connection.WriteAsync((this, frames), static (writer, state) => state.Item1.WriteAll(writer, state.frames)).ConfigureAwait(false);
+            }
+            else
+            {
+                await SendInFragmentsAsync(frames, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (IOException ex)
+        {
+            throw new StreamResetException(new Status(StatusCode.Unavailable, $"The connection failed: {ex.Message}", ex));
+        }
+        catch (HeadersTooLargeException ex)
+        {
+            // Only this call fails: the peer learns why with CANCEL, the connection goes on.
+            await ResetAsync(ex.Status).ConfigureAwait(false);
+            throw new StreamResetException(ex.Status);
+        }
+
+        if (frames.TrailersStatus is not null && TryClose())
+        {
+            _connection.RemoveStream(this);
+            _connection.RequestAssemblySweep();
+            CompleteQueue();
+        }
+    }
+
+    private void WriteAll(PipeWriter writer, OutgoingFrames frames)
+    {
+        WritePrefix(writer, ref frames);
+        if (frames.HasMessage)
+        {
+            var flags = FrameFlags.EndMessage;
+            if (frames.EndStream)
+            {
+                flags |= FrameFlags.EndStream;
+                frames.EndStream = false;
+            }
+
+            FrameWriter.WriteMessage(writer, Id, frames.Message.Span, flags);
+        }
+
+        WriteSuffix(writer, frames);
+    }
+
+    private async ValueTask SendInFragmentsAsync(OutgoingFrames frames, CancellationToken cancellationToken)
+    {
+        if (frames.Method is not null || frames.SendHeaders)
+        {
+            await _connection.WriteAsync((this, frames), static (writer, state) =>
+            {
+                var prefix = state.frames;
+                state.Item1.WritePrefix(writer, ref prefix);
+            }).ConfigureAwait(false);
+        }
+
+        var remaining = frames.Message;
+        var maxFrame = _connection.PeerSettings.MaxFrameSize;
+        while (!remaining.IsEmpty)
+        {
+            await _connection.WaitForOutputRoomAsync(cancellationToken).ConfigureAwait(false);
+            var granted = await TakeWindowAsync(Math.Min(remaining.Length, maxFrame), cancellationToken).ConfigureAwait(false);
+            var fragment = remaining[..granted];
+            remaining = remaining[granted..];
+            var flags = FrameFlags.None;
+            if (remaining.IsEmpty)
+            {
+                flags = FrameFlags.EndMessage;
+                if (frames.EndStream)
+                {
+                    flags |= FrameFlags.EndStream;
+                }
+            }
+
+            await _connection.WriteAsync((this, fragment, flags), static (writer, state) =>
+                FrameWriter.WriteMessage(writer, state.Item1.Id, state.fragment.Span, state.flags)).ConfigureAwait(false);
+        }
+
+        if (frames.TrailersStatus is not null)
+        {
+            await _connection.WriteAsync((this, frames), static (writer, state) =>
+            {
+                var suffix = state.frames;
+                suffix.EndStream = false;
+                state.Item1.WriteSuffix(writer, suffix);
+            }).ConfigureAwait(false);
+        }
+    }
+
+    private void WritePrefix(PipeWriter writer, ref OutgoingFrames frames)
+    {
+        ThrowIfReset();
+        var maxFrame = _connection.PeerSettings.MaxFrameSize;
+        if (frames.Method is not null)
+        {
+            // Checked before the stream gets an id: the peer never hears of a call it could not take.
+            var length = FrameWriter.GetCallStartLength(frames.Method, frames.Headers);
+            if (length > maxFrame)
+            {
+                throw FailUnstarted(new Status(StatusCode.ResourceExhausted, $"Request headers of {length} bytes exceed the peer's limit of {maxFrame} bytes."));
+            }
+
+            _connection.AssignStreamId(this);
+            FrameWriter.WriteCallStart(writer, Id, frames.Method, frames.TimeoutMicroseconds, frames.Headers);
+        }
+        else if (frames.SendHeaders)
+        {
+            var length = MetadataCodec.GetSize(frames.Headers);
+            if (length > maxFrame)
+            {
+                throw new HeadersTooLargeException(new Status(StatusCode.ResourceExhausted, $"Response headers of {length} bytes exceed the peer's limit of {maxFrame} bytes."));
+            }
+
+            FrameWriter.WriteResponseHeaders(writer, Id, frames.Headers);
+        }
+    }
+
+    private void WriteSuffix(PipeWriter writer, OutgoingFrames frames)
+    {
+        if (frames.EndStream)
+        {
+            FrameWriter.WriteHalfClose(writer, Id);
+        }
+
+        if (frames.TrailersStatus is { } status)
+        {
+            // Before the trailers can reach the client, which may start its next call on them.
+            ReleaseSlot();
+            var trailers = frames.Trailers;
+            var length = FrameWriter.GetTrailersLength(status, trailers);
+            if (length > _connection.PeerSettings.MaxFrameSize)
+            {
+                // As grpc-dotnet: the call still ends, with a status that says why its own did not arrive.
+                status = new Status(StatusCode.Internal, $"Trailers of {length} bytes exceed the peer's limit of {_connection.PeerSettings.MaxFrameSize} bytes.");
+                trailers = null;
+            }
+
+            FrameWriter.WriteTrailers(writer, Id, status, trailers);
+        }
+    }
+
+    private void ThrowIfReset()
+    {
+        if (ResetStatus is { } reset)
+        {
+            throw new StreamResetException(reset);
+        }
+
+        if (Trailers is { } trailers)
+        {
+            throw new StreamResetException(trailers.Status);
+        }
+    }
+}
+
+/// <summary>Response headers the peer's frame size will not take; thrown under the write lock before anything is written.</summary>
+internal sealed class HeadersTooLargeException(Status status) : Exception(status.Detail)
+{
+    public Status Status { get; } = status;
+}
