@@ -138,6 +138,7 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
             }
 
             Environment.Untrack(this);
+            Stream.ReleaseSlot();
             TaskCompletionSource? done;
             lock (_lock)
             {

@@ -53,6 +53,10 @@ internal sealed class ServerConnection : ICallAcceptor
     /// <summary>Tears the connection down at once, for a peer that does not let it close.</summary>
     public void Abort(Exception reason) => _connection.Abort(reason);
 
+    // Every call releases its stream's slot when its handler is done (ServerCall.RunAsync): a
+    // client that cancels streams as fast as it opens them cannot pile up handler work beyond the limit.
+    bool ICallAcceptor.ReleasesSlots => true;
+
     string? ICallAcceptor.FindKnownPath(ReadOnlySpan<char> path) => _environment.Methods.FindPath(path);
 
     void ICallAcceptor.OnCallStarted(MultiplexedConnection connection, CallStream stream, CallStart start)

@@ -38,6 +38,7 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     private Task _receiveTask = Task.CompletedTask;
     private Task _sendTask = Task.CompletedTask;
     private bool _closed;
+    private int _disposed;
 
     /// <param name="peer">The peer's description.</param>
     /// <param name="maxReceiveBuffer">Bytes received ahead of the protocol before receiving pauses.</param>
@@ -151,6 +152,12 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     /// </summary>
     public async ValueTask DisposeAsync()
     {
+        // Once only: the medium's release (a receive-thread reservation, a mapping) must not run twice.
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await _output.Writer.CompleteAsync().ConfigureAwait(false);
         await _input.Reader.CompleteAsync().ConfigureAwait(false);
         try

@@ -16,19 +16,14 @@ namespace Rpc.Transports.SharedMemory;
 /// <c>_outgoing</c> and the waiter's requests; the watcher task owns the control socket's reads;
 /// any thread may abort (which only sets flags and wakes futexes).
 /// </remarks>
-internal sealed class SharedMemoryConnection : TransportConnection, IAsyncDisposable
+internal sealed class SharedMemoryConnection : TransportConnection
 {
-    // A graceful dispose lets queued output drain this long; then, if the peer is not reading, it
-    // aborts rather than wait forever for a stopped (or hostile) peer.
-    internal static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(2);
-
     private readonly Socket _control;
     private readonly SharedSegment _segment;
     private readonly SharedRing _incoming;
     private readonly SharedRing _outgoing;
     private readonly SpaceWaiter _spaceWaiter;
     private readonly Task _watcher;
-    private int _disposed;
 
     /// <param name="control">The control socket, now the connection's.</param>
     /// <param name="segment">The mapped segment, now the connection's.</param>
@@ -56,31 +51,6 @@ internal sealed class SharedMemoryConnection : TransportConnection, IAsyncDispos
     protected override ReceiveMode Receiving => ReceiveMode.Thread;
 
     protected override bool CoalescesSends => false;
-
-    /// <summary>
-    /// Disposes gracefully, but within <see cref="DrainTimeout"/>: a peer that stopped reading
-    /// with our ring full would otherwise keep the send loop, and this dispose, waiting forever.
-    /// </summary>
-    async ValueTask IAsyncDisposable.DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) == 1)
-        {
-            return;
-        }
-
-        var disposing = DisposeAsync().AsTask();
-        using (var drained = new CancellationTokenSource())
-        {
-            var first = await Task.WhenAny(disposing, Task.Delay(DrainTimeout, drained.Token)).ConfigureAwait(false);
-            await drained.CancelAsync().ConfigureAwait(false);
-            if (first != disposing)
-            {
-                Abort(new TimeoutException("The shared-memory peer did not read its input in time."));
-            }
-        }
-
-        await disposing.ConfigureAwait(false);
-    }
 
     protected override int Receive(Span<byte> buffer) => _incoming.Read(buffer);
 
