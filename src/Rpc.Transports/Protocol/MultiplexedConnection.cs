@@ -159,6 +159,12 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
 
         stream.OnSlotTaken();
+        if (stream.IsClosed)
+        {
+            // Reset (deadline, token) while the slot was being taken: its close released nothing,
+            // so the slot goes back here; the release is once-only whichever thread gets there first.
+            stream.ReleaseSlot();
+        }
     }
 
     /// <summary>Any thread: a stream stopped counting against the limit (once per stream).</summary>

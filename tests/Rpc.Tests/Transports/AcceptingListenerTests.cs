@@ -22,7 +22,7 @@ public sealed class AcceptingListenerTests
             new InvalidOperationException("something nobody expected"))
         {
             RawCount = 1,
-        };
+        }.Start();
 
         var accepted = await listener.AcceptAsync().DefaultTimeout();
 
@@ -39,7 +39,7 @@ public sealed class AcceptingListenerTests
     public async Task AcceptAsync_HandshakeFails_LogsRefusalAndAcceptsTheNext()
     {
         var logger = new ListLogger();
-        await using var listener = new ScriptedListener(logger) { FailHandshakeOf = 1, RawCount = 2 };
+        await using var listener = new ScriptedListener(logger) { FailHandshakeOf = 1, RawCount = 2 }.Start();
 
         var accepted = await listener.AcceptAsync().DefaultTimeout();
 
@@ -51,7 +51,7 @@ public sealed class AcceptingListenerTests
     [Fact]
     public async Task DisposeAsync_HandshakeInProgressAndAcceptWaiting_AcceptReturnsNullAndNothingThrows()
     {
-        var listener = new ScriptedListener(new ListLogger()) { HangHandshakes = true, RawCount = 3 };
+        var listener = new ScriptedListener(new ListLogger()) { HangHandshakes = true, RawCount = 3 }.Start();
         var accepting = listener.AcceptAsync().AsTask();
         await listener.HandshakesStarted.DefaultTimeout();
 
@@ -76,10 +76,19 @@ public sealed class AcceptingListenerTests
             : base(TransportAddress.Create("scripted", "x"), new ListenOptions { Logger = logger }, TimeSpan.FromMinutes(5))
         {
             _failures = new Queue<Exception>(failures);
-            StartAccepting();
         }
 
         public List<TimeSpan> Delays { get; } = [];
+
+        /// <summary>
+        /// Starts the accept loop. Not from the constructor: the script's init-only properties are
+        /// set after it returns, and a loop started earlier could run with the defaults.
+        /// </summary>
+        public ScriptedListener Start()
+        {
+            StartAccepting();
+            return this;
+        }
 
         public int RawCount { get; init; } = int.MaxValue;
 
