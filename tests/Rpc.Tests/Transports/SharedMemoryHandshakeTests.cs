@@ -42,8 +42,9 @@ public sealed class SharedMemoryHandshakeTests
         finally
         {
             await server.DisposeAsync();
-            // Killed, the server could not remove its rendezvous socket.
+            // Killed, the server could not remove its rendezvous socket nor its lock file.
             File.Delete(path);
+            File.Delete(path + ".lock");
         }
     }
 
@@ -93,6 +94,7 @@ public sealed class SharedMemoryHandshakeTests
 
         Assert.Null(await listener.AcceptAsync().DefaultTimeout());
         Assert.False(File.Exists(transport.GetRendezvousPath(address)));
+        Assert.False(File.Exists(transport.GetRendezvousPath(address) + ".lock"));
         // The queued server side was disposed, which the client sees as the end of its input.
         var input = await client.Transport.Input.ReadAsync().AsTask().WaitAsync(Prompt).ContinueWith(t => t.IsFaulted || t.Result.IsCompleted, TaskScheduler.Default);
         Assert.True(input);
