@@ -60,22 +60,20 @@ public sealed class SharedMemoryRendezvousTests
     {
         var address = NewAddress();
         var path = _transport.GetRendezvousPath(address);
-        // FileShare.None takes flock(LOCK_EX) on Unix: another server starting on this path holds it.
-        using (new FileStream(path + ".lock", FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None))
+        try
         {
-            try
-            {
-                await Assert.ThrowsAsync<AddressInUseException>(() => _transport.BindAsync(address, new ListenOptions(), CancellationToken.None).DefaultTimeout());
+            // FileShare.None takes flock(LOCK_EX) on Unix: another server starting on this path holds it.
+            using var claim = new FileStream(path + ".lock", FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
 
-                Assert.False(File.Exists(path), "A listener bound a path another server had claimed.");
-            }
-            finally
-            {
-                File.Delete(path);
-            }
+            await Assert.ThrowsAsync<AddressInUseException>(() => _transport.BindAsync(address, new ListenOptions(), CancellationToken.None).DefaultTimeout());
+
+            Assert.False(File.Exists(path), "A listener bound a path another server had claimed.");
         }
-
-        File.Delete(path + ".lock");
+        finally
+        {
+            File.Delete(path);
+            File.Delete(path + ".lock");
+        }
     }
 
     private static TransportAddress NewAddress() => TransportAddress.Parse($"shm://rpct-{Guid.NewGuid():N}");

@@ -110,7 +110,7 @@ public sealed class SharedMemoryTrustTests
     public async Task Accept_ClientOfAnotherUser_RefusedWithReasonAndLogged()
     {
         var address = NewAddress();
-        var log = new CapturingLogger();
+        var log = new ListLogger();
         // The server believes it runs as another user, so this (real) client is not its own user.
         var serverTransport = new SharedMemoryTransport(new SharedMemoryTransportOptions { UserIdOverride = OwnUserId + 1 });
         await using var listener = await serverTransport.BindAsync(address, new ListenOptions { Logger = log }, CancellationToken.None).DefaultTimeout();
@@ -120,8 +120,10 @@ public sealed class SharedMemoryTrustTests
 
         Assert.Contains("refused the connection", error.Message, StringComparison.Ordinal);
         Assert.Contains($"user {OwnUserId}", error.Message, StringComparison.Ordinal);
+        // The client hears why before the accept loop logs the refusal.
+        await log.WaitForAsync($"pid={Environment.ProcessId}").DefaultTimeout();
         var entry = Assert.Single(log.Entries, e => e.Level == LogLevel.Warning);
-        Assert.Contains($"pid={Environment.ProcessId}", entry.Message, StringComparison.Ordinal);
+        Assert.Contains($"user {OwnUserId}", entry.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -198,33 +200,4 @@ public sealed class SharedMemoryTrustTests
     }
 
     private static TransportAddress NewAddress() => TransportAddress.Parse($"shm://rpct-{Guid.NewGuid():N}");
-
-    private sealed class CapturingLogger : ILogger
-    {
-        private readonly List<(LogLevel Level, string Message)> _entries = [];
-
-        public IReadOnlyList<(LogLevel Level, string Message)> Entries
-        {
-            get
-            {
-                lock (_entries)
-                {
-                    return [.. _entries];
-                }
-            }
-        }
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            lock (_entries)
-            {
-                _entries.Add((logLevel, formatter(state, exception)));
-            }
-        }
-    }
 }
