@@ -69,6 +69,9 @@ internal abstract class AcceptingListener<TRaw> : ITransportListener
     /// <summary>Finished connections not yet accepted; for tests.</summary>
     internal int ReadyCount => _ready.Reader.Count;
 
+    /// <summary>Handshakes in progress; for tests.</summary>
+    internal int PendingHandshakes => _handshakes.Count;
+
     /// <inheritdoc/>
     public async ValueTask<ITransportConnection?> AcceptAsync(CancellationToken cancellationToken = default)
     {

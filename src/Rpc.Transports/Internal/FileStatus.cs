@@ -15,12 +15,14 @@ namespace Rpc.Transports.Internal;
 /// <param name="UserId">Its owner.</param>
 /// <param name="Created">When this inode came to be (birth time where the file system keeps one, else
 /// its last status change), so a new file that reuses a freed inode number is not taken for the old one.</param>
-internal readonly partial record struct FileStatus(ulong Device, ulong Inode, int Type, UnixFileMode Mode, uint UserId, (long Seconds, uint Nanoseconds) Created)
+/// <param name="Size">Its length in bytes.</param>
+internal readonly partial record struct FileStatus(ulong Device, ulong Inode, int Type, UnixFileMode Mode, uint UserId, (long Seconds, uint Nanoseconds) Created, long Size)
 {
     private const uint BirthTimeKnown = 0x800; // STATX_BTIME
     private const int TypeMask = 0xF000; // S_IFMT
     private const int SocketType = 0xC000; // S_IFSOCK
     private const int RegularType = 0x8000; // S_IFREG
+    private const int DirectoryType = 0x4000; // S_IFDIR
     private const int CurrentDirectory = -100; // AT_FDCWD
     private const int NoFollow = 0x100; // AT_SYMLINK_NOFOLLOW
     private const int EmptyPath = 0x1000; // AT_EMPTY_PATH
@@ -35,6 +37,8 @@ internal readonly partial record struct FileStatus(ulong Device, ulong Inode, in
     public bool IsSocket => Type == SocketType;
 
     public bool IsRegularFile => Type == RegularType;
+
+    public bool IsDirectory => Type == DirectoryType;
 
     /// <summary>Whether both describe the same file.</summary>
     public bool IsSameFile(FileStatus other) => Device == other.Device && Inode == other.Inode && Created == other.Created;
@@ -80,12 +84,12 @@ internal readonly partial record struct FileStatus(ulong Device, ulong Inode, in
     private static FileStatus Parse(ReadOnlySpan<byte> statx)
     {
         // struct statx: stx_mask at 0, stx_uid at 20, stx_mode (u16) at 28, stx_ino at 32,
-        // stx_btime at 80 and stx_ctime at 96 (i64 seconds, u32 nanoseconds), stx_dev_major/minor at 136/140.
+        // stx_size at 40, stx_btime at 80 and stx_ctime at 96 (i64 seconds, u32 nanoseconds), stx_dev_major/minor at 136/140.
         var mode = MemoryMarshal.Read<ushort>(statx[28..]);
         var device = ((ulong)MemoryMarshal.Read<uint>(statx[136..]) << 32) | MemoryMarshal.Read<uint>(statx[140..]);
         var created = (MemoryMarshal.Read<uint>(statx) & BirthTimeKnown) != 0 ? 80 : 96;
         return new FileStatus(device, MemoryMarshal.Read<ulong>(statx[32..]), mode & TypeMask, (UnixFileMode)(mode & 0xFFF), MemoryMarshal.Read<uint>(statx[20..]),
-            (MemoryMarshal.Read<long>(statx[created..]), MemoryMarshal.Read<uint>(statx[(created + 8)..])));
+            (MemoryMarshal.Read<long>(statx[created..]), MemoryMarshal.Read<uint>(statx[(created + 8)..])), MemoryMarshal.Read<long>(statx[40..]));
     }
 
     [LibraryImport("libc", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]

@@ -1,3 +1,5 @@
+using Rpc.Transports.Internal;
+
 namespace Rpc.Transports.SharedMemory;
 
 /// <summary>
@@ -14,7 +16,7 @@ internal static class RendezvousDirectory
     /// <exception cref="IOException">It exists but is not safe to use; the message says why.</exception>
     public static string Get(string? configured)
     {
-        var ownUserId = ShmNative.EffectiveUserId;
+        var ownUserId = LocalPeerPolicy.ServerUserId ?? throw new PlatformNotSupportedException("The shared-memory transport needs Linux.");
         if (configured is not null)
         {
             // A directory the user chose may be shared with a group, but no one else may write there.
@@ -41,8 +43,7 @@ internal static class RendezvousDirectory
 
         try
         {
-            var status = ShmNative.StatPathNoFollow(directory);
-            return status.IsDirectory && status.UserId == ownUserId;
+            return FileStatus.OfPath(directory) is { IsDirectory: true } status && status.UserId == ownUserId;
         }
         catch (IOException)
         {
@@ -70,8 +71,7 @@ internal static class RendezvousDirectory
 
     private static void Check(string path, uint ownUserId, Func<uint, bool> modeIsSafe, string expected)
     {
-        var status = ShmNative.StatPathNoFollow(path);
-        if (!status.IsDirectory)
+        if (FileStatus.OfPath(path) is not { IsDirectory: true } status)
         {
             throw new IOException($"The rendezvous directory '{path}' is not a directory (a symbolic link or a file); refusing to use it.");
         }
@@ -81,9 +81,9 @@ internal static class RendezvousDirectory
             throw new IOException($"The rendezvous directory '{path}' belongs to uid {status.UserId}, not to this user ({ownUserId}); refusing to use it. Remove it, or set RendezvousDirectory.");
         }
 
-        if (!modeIsSafe(status.Permissions))
+        if (!modeIsSafe((uint)status.Mode))
         {
-            throw new IOException($"The rendezvous directory '{path}' has mode {Convert.ToString(status.Permissions, 8)}; it must be {expected}. Refusing to use it.");
+            throw new IOException($"The rendezvous directory '{path}' has mode {Convert.ToString((int)status.Mode, 8)}; it must be {expected}. Refusing to use it.");
         }
     }
 }

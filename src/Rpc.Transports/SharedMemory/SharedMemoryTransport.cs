@@ -11,6 +11,9 @@ namespace Rpc.Transports.SharedMemory;
 /// </summary>
 public sealed class SharedMemoryTransport : ITransport
 {
+    // Clients waiting to be accepted by the kernel while the accept loop is busy or out of handshake slots.
+    private const int Backlog = 512;
+
     private readonly SharedMemoryTransportOptions _options;
 
     /// <summary>Creates the transport with <paramref name="options"/>.</summary>
@@ -38,8 +41,16 @@ public sealed class SharedMemoryTransport : ITransport
         var name = GetName(address);
         var path = GetRendezvousPath(address);
         var mode = options.FileMode ?? (UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        var socket = await UnixSocketTransport.BindSocketAsync(path, mode, 512, cancellationToken).ConfigureAwait(false);
-        return new SharedMemoryListener(socket, address, name, path, _options, options);
+        var binding = await UnixSocketBinding.BindAsync(path, address, mode, Backlog, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return new SharedMemoryListener(binding, address, name, _options, options);
+        }
+        catch
+        {
+            binding.Release();
+            throw;
+        }
     }
 
     /// <inheritdoc/>
@@ -61,8 +72,8 @@ public sealed class SharedMemoryTransport : ITransport
         try
         {
             // Whoever listens on the rendezvous socket receives every call: it must be this user.
-            var server = PeerCredentials.Read(control);
-            var ownUserId = _options.UserIdOverride ?? ShmNative.EffectiveUserId;
+            var server = ReadPeer(control);
+            var ownUserId = _options.UserIdOverride ?? LocalPeerPolicy.ServerUserId ?? throw new PlatformNotSupportedException("The shared-memory transport needs Linux.");
             if (server.UserId != ownUserId)
             {
                 throw new IOException($"the listener on '{path}' runs as uid {server.UserId}, not as this user ({ownUserId}); refusing to trust it");
@@ -102,6 +113,10 @@ public sealed class SharedMemoryTransport : ITransport
     /// <exception cref="IOException">The rendezvous directory is not safe to use; the message says why.</exception>
     public string GetRendezvousPath(TransportAddress address) =>
         Path.Combine(RendezvousDirectory.Get(_options.RendezvousDirectory), $"shm-{GetName(address)}.sock");
+
+    /// <summary>Who is at the other end of a control socket; shared memory trusts no peer it cannot name.</summary>
+    internal static PeerIdentity ReadPeer(Socket control) =>
+        PeerCredentials.Read(control) ?? throw new IOException("the system cannot tell who the peer is (SO_PEERCRED failed); refusing it");
 
     private static string GetName(TransportAddress address)
     {

@@ -1,3 +1,5 @@
+using Microsoft.Win32.SafeHandles;
+using Rpc.Transports.Internal;
 using static Rpc.Transports.SharedMemory.RingLayout;
 
 namespace Rpc.Transports.SharedMemory;
@@ -54,10 +56,15 @@ internal sealed unsafe class SharedSegment : IDisposable
     /// </summary>
     public static SharedSegment Open(int descriptor, int capacity, uint owner)
     {
-        var status = ShmNative.StatDescriptor(descriptor);
-        if (!status.IsRegularFile || status.UserId != owner || status.Permissions != 0x180)
+        FileStatus status;
+        using (var handle = new SafeFileHandle(descriptor, ownsHandle: false))
         {
-            throw new IOException($"The shared-memory segment is not ours to map: owner uid {status.UserId} (expected {owner}), mode {Convert.ToString(status.Permissions, 8)} (expected 600).");
+            status = FileStatus.OfHandle(handle);
+        }
+
+        if (!status.IsRegularFile || status.UserId != owner || status.Mode != (UnixFileMode.UserRead | UnixFileMode.UserWrite))
+        {
+            throw new IOException($"The shared-memory segment is not ours to map: owner uid {status.UserId} (expected {owner}), mode {Convert.ToString((int)status.Mode, 8)} (expected 600).");
         }
 
         if (status.Size != SegmentSize(capacity))

@@ -5,7 +5,7 @@ namespace Rpc.Transports.SharedMemory;
 
 /// <summary>
 /// The Linux calls the shared-memory transport needs beyond what .NET offers: an unnamed segment
-/// (memfd_create, seals), its owner and mode (fstat), mapping it, and passing its descriptor over the
+/// (memfd_create, seals), mapping it, and passing its descriptor over the
 /// control socket (sendmsg/recvmsg with SCM_RIGHTS). System calls without a stable glibc symbol go
 /// through syscall(2) with the number of this architecture.
 /// </summary>
@@ -14,9 +14,6 @@ internal static unsafe partial class ShmNative
     public const int ProtRead = 1;
     public const int ProtWrite = 2;
     public const int MapShared = 1;
-    public const uint ModeTypeMask = 0xF000; // S_IFMT
-    public const uint ModeRegular = 0x8000; // S_IFREG
-    public const uint ModeDirectory = 0x4000; // S_IFDIR
     public const int SealSeal = 0x1;
     public const int SealShrink = 0x2;
     public const int SealGrow = 0x4;
@@ -25,9 +22,6 @@ internal static unsafe partial class ShmNative
     private const uint MemFdAllowSealing = 0x2; // MFD_ALLOW_SEALING
     private const int FcntlAddSeals = 1033; // F_ADD_SEALS
     private const int FcntlGetSeals = 1034; // F_GET_SEALS
-    private const int AtFdCwd = -100;
-    private const int AtSymlinkNoFollow = 0x100;
-    private const int AtEmptyPath = 0x1000;
     private const int SolSocket = 1;
     private const int ScmRights = 1;
     private const int MsgCmsgCloseOnExec = 0x40000000; // MSG_CMSG_CLOEXEC
@@ -41,20 +35,6 @@ internal static unsafe partial class ShmNative
     private static long SysMemFdCreate => IsX64 ? 319 : 279;
 
     private static long SysFcntl => IsX64 ? 72 : 25;
-
-    private static long SysNewFstatAt => IsX64 ? 262 : 79;
-
-    /// <summary>The owner, mode and size of a file, from the kernel's <c>struct stat</c>.</summary>
-    public readonly record struct FileStatus(uint UserId, uint Mode, long Size)
-    {
-        public bool IsRegularFile => (Mode & ModeTypeMask) == ModeRegular;
-
-        public bool IsDirectory => (Mode & ModeTypeMask) == ModeDirectory;
-
-        public uint Permissions => Mode & 0xFFF;
-    }
-
-    public static uint EffectiveUserId => GetEffectiveUserId();
 
     /// <summary>A new anonymous file of <paramref name="size"/> bytes, mode 0600, that can neither shrink nor grow.</summary>
     public static int CreateSealedMemory(string name, long size)
@@ -83,22 +63,6 @@ internal static unsafe partial class ShmNative
     }
 
     public static int GetSeals(int descriptor) => (int)Check(Syscall(SysFcntl, descriptor, FcntlGetSeals, 0, 0, 0, 0), "fcntl(F_GET_SEALS)");
-
-    public static FileStatus StatDescriptor(int descriptor)
-    {
-        var empty = (byte)0;
-        return Stat(descriptor, &empty, AtEmptyPath, "fstat");
-    }
-
-    /// <summary>lstat: a symbolic link is described, not followed.</summary>
-    public static FileStatus StatPathNoFollow(string path)
-    {
-        var pathBytes = System.Text.Encoding.UTF8.GetBytes(path + "\0");
-        fixed (byte* pathPointer = pathBytes)
-        {
-            return Stat(AtFdCwd, pathPointer, AtSymlinkNoFollow, $"lstat '{path}'");
-        }
-    }
 
     public static byte* Map(int descriptor, long size)
     {
@@ -231,16 +195,6 @@ internal static unsafe partial class ShmNative
         }
     }
 
-    private static FileStatus Stat(int directory, byte* path, int flags, string what)
-    {
-        // struct stat is 144 bytes on x64 and 128 on Arm64; the fields used are at fixed offsets.
-        var buffer = stackalloc byte[256];
-        Check(Syscall(SysNewFstatAt, directory, (nint)path, (nint)buffer, flags, 0, 0), what);
-        return IsX64
-            ? new FileStatus(*(uint*)(buffer + 28), *(uint*)(buffer + 24), *(long*)(buffer + 48))
-            : new FileStatus(*(uint*)(buffer + 24), *(uint*)(buffer + 16), *(long*)(buffer + 48));
-    }
-
     private static long Check(long result, string what) => result < 0 ? throw Error(what) : result;
 
     private static IOException Error(string what, int? errno = null)
@@ -270,9 +224,6 @@ internal static unsafe partial class ShmNative
 
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
     private static partial long Syscall(long number, nint a1, nint a2, nint a3, nint a4, nint a5, nint a6);
-
-    [LibraryImport("libc", EntryPoint = "geteuid")]
-    private static partial uint GetEffectiveUserId();
 
     [LibraryImport("libc", EntryPoint = "fchmod", SetLastError = true)]
     private static partial int FChangeMode(int descriptor, uint mode);

@@ -44,40 +44,6 @@ public sealed class UnixSocketTransport : ITransport
         return new SocketConnection(socket, address.ToString(), _options.MaxBufferSize, identity);
     }
 
-    /// <summary>
-    /// A listening socket at <paramref name="path"/>, replacing a stale socket but never a live one
-    /// nor a file that is not a socket. Unlike <see cref="UnixSocketBinding"/> it takes no lock and
-    /// leaves removal to the caller; kept for listeners not yet moved to the binding.
-    /// </summary>
-    internal static async ValueTask<Socket> BindSocketAsync(string path, UnixFileMode mode, int backlog, CancellationToken cancellationToken)
-    {
-        var address = TransportAddress.Create("unix", path);
-        var fullPath = Path.GetFullPath(path);
-        await UnixSocketBinding.RemoveStaleSocketAsync(fullPath, address, cancellationToken).ConfigureAwait(false);
-        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            socket.Bind(new UnixDomainSocketEndPoint(path));
-            if (!OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(path, mode);
-            }
-
-            socket.Listen(backlog);
-            return socket;
-        }
-        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.AddressAlreadyInUse)
-        {
-            socket.Dispose();
-            throw new AddressInUseException($"Address in use: '{address}' ('{fullPath}').", ex);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
-    }
-
     /// <summary>A socket connected to <paramref name="path"/>; failures become <see cref="ConnectionFailedException"/> naming the real path and why.</summary>
     internal static async ValueTask<Socket> ConnectSocketAsync(string path, TransportAddress address, CancellationToken cancellationToken)
     {

@@ -73,10 +73,13 @@ public sealed class SharedMemoryConformanceTests : ConformanceTests
         if (graceful)
         {
             Assert.False(File.Exists(rendezvous), $"The server left {rendezvous} behind.");
+            Assert.False(File.Exists(rendezvous + ".lock"), $"The server left its lock file {rendezvous}.lock behind.");
         }
         else
         {
+            // A killed server cannot clean up; the next server on the name would take both over.
             File.Delete(rendezvous);
+            File.Delete(rendezvous + ".lock");
         }
 
         // Segments are memfds that never have a name, so even a killed server leaves none.

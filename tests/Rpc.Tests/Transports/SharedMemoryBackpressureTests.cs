@@ -24,6 +24,9 @@ public sealed class SharedMemoryBackpressureTests
 
         // The send loop now waits for space; give it every chance to do so on a pool thread.
         await Task.Delay(200);
+        // Under load the ring can be seen full before the server's input pipe is: its receive thread
+        // then drains the ring once more, and the sender refills it. Full again is the steady state.
+        await pair.WaitClientRingFullAsync();
         Assert.Equal(Capacity, ring.UnreadBytes);
         Assert.Equal(0, ring.PoolThreadSpaceWaits);
     }
@@ -96,14 +99,19 @@ public sealed class SharedMemoryBackpressureTests
                 await output.WriteAsync(chunk).AsTask().DefaultTimeout();
             }
 
+            await WaitClientRingFullAsync();
+            return total;
+        }
+
+        /// <summary>Waits (bounded) until the client's outgoing ring is full.</summary>
+        public async Task WaitClientRingFullAsync()
+        {
             var ring = ((SharedMemoryConnection)Client).Outgoing;
             using var deadline = new CancellationTokenSource(Prompt);
             while (ring.UnreadBytes < Capacity)
             {
                 await Task.Delay(10, deadline.Token);
             }
-
-            return total;
         }
 
         public async ValueTask DisposeAsync()

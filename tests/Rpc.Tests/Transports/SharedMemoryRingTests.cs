@@ -7,6 +7,7 @@ using Rpc.Testing;
 using Rpc.TestServer;
 using Rpc.Tests.Infrastructure;
 using Rpc.Transports;
+using Rpc.Transports.Internal;
 using Rpc.Transports.SharedMemory;
 using Xunit;
 
@@ -22,7 +23,7 @@ public sealed class SharedMemoryRingTests
     {
         var name = "ring-" + Guid.NewGuid().ToString("N")[..8];
         using var server = SharedSegment.Create(name, capacity);
-        using var client = SharedSegment.Open(server.Descriptor, capacity, ShmNative.EffectiveUserId);
+        using var client = SharedSegment.Open(server.Descriptor, capacity, LocalPeerPolicy.ServerUserId!.Value);
         server.CloseDescriptor();
         var spin = TimeSpan.FromMicroseconds(spinMicroseconds);
 

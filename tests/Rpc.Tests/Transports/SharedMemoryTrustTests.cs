@@ -1,7 +1,9 @@
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Rpc.Tests.Infrastructure;
+using Microsoft.Win32.SafeHandles;
 using Rpc.Transports;
+using Rpc.Transports.Internal;
 using Rpc.Transports.SharedMemory;
 using Xunit;
 
@@ -10,7 +12,7 @@ namespace Rpc.Tests.Transports;
 /// <summary>Who may meet whom over shared memory: the rendezvous directory, both sides' credential checks, the segment's owner.</summary>
 public sealed class SharedMemoryTrustTests
 {
-    private static uint OwnUserId => ShmNative.EffectiveUserId;
+    private static uint OwnUserId => LocalPeerPolicy.ServerUserId!.Value;
 
     [Fact]
     public void GetRendezvousPath_Default_IsInAPrivateDirectoryOfOurs()
@@ -19,10 +21,10 @@ public sealed class SharedMemoryTrustTests
 
         var path = transport.GetRendezvousPath(NewAddress());
 
-        var directory = ShmNative.StatPathNoFollow(Path.GetDirectoryName(path)!);
-        Assert.True(directory.IsDirectory);
-        Assert.Equal(OwnUserId, directory.UserId);
-        Assert.Equal(0x1C0u, directory.Permissions); // 0700
+        var directory = FileStatus.OfPath(Path.GetDirectoryName(path)!);
+        Assert.True(directory?.IsDirectory);
+        Assert.Equal(OwnUserId, directory?.UserId);
+        Assert.Equal((UnixFileMode)0x1C0, directory?.Mode); // 0700
         Assert.DoesNotContain(Path.GetTempPath().TrimEnd('/') + "/shm-", path, StringComparison.Ordinal);
     }
 
@@ -108,7 +110,7 @@ public sealed class SharedMemoryTrustTests
     public async Task Accept_ClientOfAnotherUser_RefusedWithReasonAndLogged()
     {
         var address = NewAddress();
-        var log = new CapturingLogger();
+        var log = new ListLogger();
         // The server believes it runs as another user, so this (real) client is not its own user.
         var serverTransport = new SharedMemoryTransport(new SharedMemoryTransportOptions { UserIdOverride = OwnUserId + 1 });
         await using var listener = await serverTransport.BindAsync(address, new ListenOptions { Logger = log }, CancellationToken.None).DefaultTimeout();
@@ -117,9 +119,11 @@ public sealed class SharedMemoryTrustTests
         var error = await Assert.ThrowsAsync<ConnectionFailedException>(() => clientTransport.ConnectAsync(address, CancellationToken.None).DefaultTimeout());
 
         Assert.Contains("refused the connection", error.Message, StringComparison.Ordinal);
-        Assert.Contains($"uid {OwnUserId}", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"user {OwnUserId}", error.Message, StringComparison.Ordinal);
+        // The client hears why before the accept loop logs the refusal.
+        await log.WaitForAsync($"pid={Environment.ProcessId}").DefaultTimeout();
         var entry = Assert.Single(log.Entries, e => e.Level == LogLevel.Warning);
-        Assert.Contains($"pid {Environment.ProcessId}", entry.Message, StringComparison.Ordinal);
+        Assert.Contains($"user {OwnUserId}", entry.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -158,8 +162,8 @@ public sealed class SharedMemoryTrustTests
 
         var stranger = new PeerIdentity { ProcessId = 1, UserId = 2000, GroupId = 3000 };
 
-        Assert.Equal(refused, PeerCredentials.Refusal(stranger, options, ownUserId: 1000) is not null);
-        Assert.Null(PeerCredentials.Refusal(stranger with { UserId = 1000 }, new ListenOptions(), ownUserId: 1000));
+        Assert.Equal(refused, LocalPeerPolicy.Check(options, stranger, serverUserId: 1000) is not null);
+        Assert.Null(LocalPeerPolicy.Check(new ListenOptions(), stranger with { UserId = 1000 }, serverUserId: 1000));
     }
 
     [Fact]
@@ -187,41 +191,13 @@ public sealed class SharedMemoryTrustTests
     {
         using var segment = SharedSegment.Create("seal-" + Guid.NewGuid().ToString("N")[..8], 4096);
 
-        var status = ShmNative.StatDescriptor(segment.Descriptor);
-        Assert.Equal(0x180u, status.Permissions); // 0600
+        using var handle = new SafeFileHandle(segment.Descriptor, ownsHandle: false);
+        var status = FileStatus.OfHandle(handle);
+        Assert.Equal((UnixFileMode)0x180, status.Mode); // 0600
         Assert.Equal(OwnUserId, status.UserId);
         var seals = ShmNative.GetSeals(segment.Descriptor);
         Assert.Equal(ShmNative.SealShrink | ShmNative.SealGrow | ShmNative.SealSeal, seals & (ShmNative.SealShrink | ShmNative.SealGrow | ShmNative.SealSeal));
     }
 
     private static TransportAddress NewAddress() => TransportAddress.Parse($"shm://rpct-{Guid.NewGuid():N}");
-
-    private sealed class CapturingLogger : ILogger
-    {
-        private readonly List<(LogLevel Level, string Message)> _entries = [];
-
-        public IReadOnlyList<(LogLevel Level, string Message)> Entries
-        {
-            get
-            {
-                lock (_entries)
-                {
-                    return [.. _entries];
-                }
-            }
-        }
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            lock (_entries)
-            {
-                _entries.Add((logLevel, formatter(state, exception)));
-            }
-        }
-    }
 }
