@@ -24,10 +24,9 @@ internal static class SharedMemoryHandshake
     private const int MaxReasonLength = 4096;
     private static ReadOnlySpan<byte> Magic => "RPCSHM02"u8;
 
-    /// <summary>Server: waits for the client's hello, then hands it a new segment.</summary>
+    /// <summary>Server, after the client's hello (<see cref="ReceiveHelloAsync"/>): hands it a new segment.</summary>
     public static async ValueTask<SharedSegment> ServeAsync(Socket control, string name, int capacity, CancellationToken cancellationToken)
     {
-        await ReceiveHelloAsync(control, cancellationToken).ConfigureAwait(false);
         var segment = SharedSegment.Create(name, capacity);
         try
         {
@@ -55,10 +54,12 @@ internal static class SharedMemoryHandshake
         }
     }
 
-    /// <summary>Server: tells the client why it is refused, after its hello so the close does not reset the reply away.</summary>
+    /// <summary>
+    /// Server: tells the client why it is refused. Only after its hello (<see cref="ReceiveHelloAsync"/>),
+    /// so that closing with the hello unread does not reset the reply away.
+    /// </summary>
     public static async ValueTask RefuseAsync(Socket control, string reason, CancellationToken cancellationToken)
     {
-        await ReceiveHelloAsync(control, cancellationToken).ConfigureAwait(false);
         var text = Encoding.UTF8.GetBytes(reason.Length > MaxReasonLength / 4 ? reason[..(MaxReasonLength / 4)] : reason);
         var reply = new byte[ReplySize + text.Length];
         Magic.CopyTo(reply);
@@ -146,7 +147,8 @@ internal static class SharedMemoryHandshake
         }
     }
 
-    private static async ValueTask ReceiveHelloAsync(Socket control, CancellationToken cancellationToken)
+    /// <summary>Server: waits for the client's hello, which comes before the server spends anything on it.</summary>
+    public static async ValueTask ReceiveHelloAsync(Socket control, CancellationToken cancellationToken)
     {
         var hello = new byte[Magic.Length];
         await ReceiveExactlyAsync(control, hello, cancellationToken).ConfigureAwait(false);

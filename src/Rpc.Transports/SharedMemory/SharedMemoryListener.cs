@@ -34,6 +34,9 @@ internal sealed class SharedMemoryListener : SocketListener
     protected override async ValueTask<ITransportConnection> CompleteAsync(Socket raw, CancellationToken cancellationToken)
     {
         var peer = SharedMemoryTransport.ReadPeer(raw);
+        // The client speaks first: a silent one holds no segment and no receive thread, only its
+        // handshake slot until the timeout.
+        await SharedMemoryHandshake.ReceiveHelloAsync(raw, cancellationToken).ConfigureAwait(false);
         if (LocalPeerPolicy.Check(Options, peer, _ownUserId) is { } reason)
         {
             throw await RefusalAsync(raw, reason, cancellationToken).ConfigureAwait(false);
