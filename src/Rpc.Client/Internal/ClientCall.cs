@@ -92,7 +92,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             };
             if (request is not null)
             {
-                serialized = RequestSerializer.Serialize(_method.RequestMarshaller, request, _channel.Options.MaxSendMessageSize);
+                serialized = MessageSerializer.Serialize(_method.RequestMarshaller, request, _channel.Options.MaxSendMessageSize, "client", "RpcChannelOptions.MaxSendMessageSize");
                 frames.Message = serialized.Payload;
                 frames.HasMessage = true;
                 frames.EndStream = true;
@@ -247,7 +247,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         {
             await _started.ConfigureAwait(false);
             ThrowIfComplete();
-            serialized = RequestSerializer.Serialize(_method.RequestMarshaller, message, _channel.Options.MaxSendMessageSize);
+            serialized = MessageSerializer.Serialize(_method.RequestMarshaller, message, _channel.Options.MaxSendMessageSize, "client", "RpcChannelOptions.MaxSendMessageSize");
             await _stream!.SendAsync(OutgoingFrames.ForMessage(serialized.Payload), CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not InvalidOperationException)

@@ -69,7 +69,7 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
         {
             if (Context.Status.StatusCode == StatusCode.OK)
             {
-                serialized = ResponseSerializer.Serialize(_method.Method.ResponseMarshaller, response, Environment.Options.MaxSendMessageSize);
+                serialized = MessageSerializer.Serialize(_method.Method.ResponseMarshaller, response, Environment.Options.MaxSendMessageSize, "server", "RpcServerOptions.MaxSendMessageSize");
                 frames.Message = serialized.Payload;
                 frames.HasMessage = true;
             }
@@ -114,7 +114,7 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
         try
         {
             cancellationToken.ThrowIfCancellationRequested();
-            serialized = ResponseSerializer.Serialize(_method.Method.ResponseMarshaller, message, Environment.Options.MaxSendMessageSize);
+            serialized = MessageSerializer.Serialize(_method.Method.ResponseMarshaller, message, Environment.Options.MaxSendMessageSize, "server", "RpcServerOptions.MaxSendMessageSize");
             await SendMessageAsync(serialized.Payload).ConfigureAwait(false);
         }
         finally

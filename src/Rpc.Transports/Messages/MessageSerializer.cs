@@ -10,8 +10,6 @@ namespace Rpc.Transports.Messages;
 /// </summary>
 internal sealed class MessageSerializer : SerializationContext, IBufferWriter<byte>
 {
-    internal const string SendTooLarge = "Sending message exceeds the maximum configured message size.";
-
     [ThreadStatic]
     private static MessageSerializer? t_cached;
 
@@ -23,8 +21,12 @@ internal sealed class MessageSerializer : SerializationContext, IBufferWriter<by
     {
     }
 
-    /// <summary>Serializes <paramref name="message"/>; throws ResourceExhausted above <paramref name="maxSize"/>.</summary>
-    public static SerializedMessage Serialize<T>(Marshaller<T> marshaller, T message, int maxSize)
+    /// <summary>
+    /// Serializes <paramref name="message"/>; throws ResourceExhausted above <paramref name="maxSize"/>,
+    /// naming both sizes and whose limit it is (<paramref name="limitOwner"/>, e.g. "client", and the
+    /// option that sets it, <paramref name="limitOption"/>).
+    /// </summary>
+    public static SerializedMessage Serialize<T>(Marshaller<T> marshaller, T message, int maxSize, string limitOwner, string limitOption)
     {
         // A marshaller that serializes another message from inside gets a context of its own.
         var context = t_cached ?? new MessageSerializer();
@@ -35,8 +37,10 @@ internal sealed class MessageSerializer : SerializationContext, IBufferWriter<by
             var serialized = context.Detach();
             if (serialized.Payload.Length > maxSize)
             {
+                var size = serialized.Payload.Length;
                 serialized.Release();
-                throw new RpcException(new Status(StatusCode.ResourceExhausted, SendTooLarge));
+                throw new RpcException(new Status(StatusCode.ResourceExhausted,
+                    $"Sending message of {size} bytes exceeds the {limitOwner}'s send limit of {maxSize} bytes ({limitOption})."));
             }
 
             return serialized;
