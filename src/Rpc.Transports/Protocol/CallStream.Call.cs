@@ -174,6 +174,12 @@ internal sealed partial class CallStream
                 throw FailUnstarted(new Status(StatusCode.ResourceExhausted, $"Request headers of {length} bytes exceed the peer's limit of {maxFrame} bytes."));
             }
 
+            var listSize = MetadataCodec.GetListSize(frames.Headers);
+            if (listSize > _connection.PeerSettings.MaxHeaderListSize)
+            {
+                throw FailUnstarted(new Status(StatusCode.ResourceExhausted, $"Request headers of {listSize} bytes (as the peer counts them) exceed the peer's header list limit of {_connection.PeerSettings.MaxHeaderListSize} bytes."));
+            }
+
             _connection.AssignStreamId(this);
             FrameWriter.WriteCallStart(writer, Id, frames.Method, frames.TimeoutMicroseconds, frames.Headers);
         }
@@ -183,6 +189,12 @@ internal sealed partial class CallStream
             if (length > maxFrame)
             {
                 throw new HeadersTooLargeException(new Status(StatusCode.ResourceExhausted, $"Response headers of {length} bytes exceed the peer's limit of {maxFrame} bytes."));
+            }
+
+            var listSize = MetadataCodec.GetListSize(frames.Headers);
+            if (listSize > _connection.PeerSettings.MaxHeaderListSize)
+            {
+                throw new HeadersTooLargeException(new Status(StatusCode.ResourceExhausted, $"Response headers of {listSize} bytes (as the peer counts them) exceed the peer's header list limit of {_connection.PeerSettings.MaxHeaderListSize} bytes."));
             }
 
             FrameWriter.WriteResponseHeaders(writer, Id, frames.Headers);
@@ -202,7 +214,13 @@ internal sealed partial class CallStream
             ReleaseSlot();
             var trailers = frames.Trailers;
             var length = FrameWriter.GetTrailersLength(status, trailers);
-            if (length > _connection.PeerSettings.MaxFrameSize)
+            var listSize = MetadataCodec.GetListSize(trailers);
+            if (listSize > _connection.PeerSettings.MaxHeaderListSize)
+            {
+                status = new Status(StatusCode.Internal, $"Trailers of {listSize} bytes (as the peer counts them) exceed the peer's header list limit of {_connection.PeerSettings.MaxHeaderListSize} bytes.");
+                trailers = null;
+            }
+            else if (length > _connection.PeerSettings.MaxFrameSize)
             {
                 // As grpc-dotnet: the call still ends, with a status that says why its own did not arrive.
                 status = new Status(StatusCode.Internal, $"Trailers of {length} bytes exceed the peer's limit of {_connection.PeerSettings.MaxFrameSize} bytes.");

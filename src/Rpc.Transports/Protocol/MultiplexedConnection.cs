@@ -278,13 +278,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         switch (header.Type)
         {
             case FrameType.Headers:
-                if (IsClient)
-                {
-                    FindStream(header)?.OnResponseHeaders(PayloadCodec.ReadResponseHeaders(payload));
-                    return ValueTask.CompletedTask;
-                }
-
-                return AcceptCallAsync(header.StreamId, PayloadCodec.ReadCallStart(payload, _acceptor));
+                return IsClient ? OnResponseHeadersAsync(header, payload) : OnCallStartAsync(header.StreamId, payload);
             case FrameType.Message:
                 return FindStream(header)?.OnMessageFragmentAsync(payload, header.Flags) ?? ValueTask.CompletedTask;
             case FrameType.HalfClose:
@@ -293,7 +287,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
                 return ValueTask.CompletedTask;
             case FrameType.Trailers:
                 RequireSide(header, client: true);
-                var trailers = PayloadCodec.ReadTrailers(payload);
+                var trailers = ReadTrailers(payload);
                 if (FindStream(header) is { } ended)
                 {
                     ended.OnTrailers(trailers);
@@ -362,6 +356,79 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         return opened
             ? null
             : throw new ProtocolException($"A {header.Type} frame arrived for stream {header.StreamId}, which was never opened.");
+    }
+
+    /// <summary>Server, read loop: a call start; one whose headers pass this side's limit is refused alone.</summary>
+    private ValueTask OnCallStartAsync(uint streamId, ReadOnlySequence<byte> payload)
+    {
+        CallStart start;
+        try
+        {
+            start = PayloadCodec.ReadCallStart(payload, _acceptor, LocalSettings.MaxHeaderListSize);
+        }
+        catch (HeaderListTooLargeException ex)
+        {
+            return RefuseOversizedCallAsync(streamId, ex);
+        }
+
+        return AcceptCallAsync(streamId, start);
+    }
+
+    private async ValueTask RefuseOversizedCallAsync(uint streamId, HeaderListTooLargeException tooLarge)
+    {
+        TakeNewStreamId(streamId);
+        CountControlReply();
+        await TrySendCancelAsync(streamId, new Status(StatusCode.ResourceExhausted, "Request headers refused: " + tooLarge.Message)).ConfigureAwait(false);
+    }
+
+    /// <summary>Client, read loop: response headers; a list past this side's limit fails its call alone.</summary>
+    private ValueTask OnResponseHeadersAsync(FrameHeader header, ReadOnlySequence<byte> payload)
+    {
+        Metadata headers;
+        try
+        {
+            headers = PayloadCodec.ReadResponseHeaders(payload, LocalSettings.MaxHeaderListSize);
+        }
+        catch (HeaderListTooLargeException ex)
+        {
+            if (FindStream(header) is not { } refused)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            refused.ReleaseAssembly();
+            return refused.ResetAsync(new Status(StatusCode.ResourceExhausted, "Response headers refused: " + ex.Message), notifyObserver: true);
+        }
+
+        FindStream(header)?.OnResponseHeaders(headers);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Client, read loop: trailers past this side's limit end the call as Internal, as grpc-dotnet does.</summary>
+    private TrailersPayload ReadTrailers(ReadOnlySequence<byte> payload)
+    {
+        try
+        {
+            return PayloadCodec.ReadTrailers(payload, LocalSettings.MaxHeaderListSize);
+        }
+        catch (HeaderListTooLargeException ex)
+        {
+            return new TrailersPayload(new Status(StatusCode.Internal, "Response trailers refused: " + ex.Message), Metadata.Empty);
+        }
+    }
+
+    /// <summary>Server, read loop: a call start's id must be a new odd one; it becomes the highest seen.</summary>
+    private void TakeNewStreamId(uint streamId)
+    {
+        if (streamId % 2 == 0 || streamId <= _highestStreamId)
+        {
+            throw new ProtocolException($"Stream id {streamId} is not a new odd id above {_highestStreamId}.");
+        }
+
+        lock (_acceptLock)
+        {
+            _highestStreamId = streamId;
+        }
     }
 
     private async ValueTask AcceptCallAsync(uint streamId, CallStart start)
