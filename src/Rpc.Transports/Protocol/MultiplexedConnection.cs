@@ -38,6 +38,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private volatile bool _goAwayReceived;
     private string? _goAwayDetail;
     private long _nextPing;
+    private readonly ResetBudget _resets;
 
     public MultiplexedConnection(ITransportConnection transport, ConnectionOptions options, ICallAcceptor? acceptor, ILogger logger)
     {
@@ -58,6 +59,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             Backlog = medium.Backlog;
         }
         AssemblyPool = options.AssemblyPool;
+        _resets = new ResetBudget(options.ResetBurst, options.ResetsPerSecond, options.TimeProvider);
         PeerSettings = new ConnectionSettings();
     }
 
@@ -299,6 +301,12 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
                 var status = PayloadCodec.ReadCancel(payload);
                 if (FindStream(header) is { } cancelled)
                 {
+                    if (!IsClient)
+                    {
+                        // The call had not ended (its stream was still open): work started for nothing.
+                        CountReset();
+                    }
+
                     RemoveStream(cancelled);
                     cancelled.OnRemoteReset(status);
                 }
@@ -377,6 +385,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private async ValueTask RefuseOversizedCallAsync(uint streamId, HeaderListTooLargeException tooLarge)
     {
         TakeNewStreamId(streamId);
+        CountReset();
         CountControlReply();
         await TrySendCancelAsync(streamId, new Status(StatusCode.ResourceExhausted, "Request headers refused: " + tooLarge.Message)).ConfigureAwait(false);
     }
@@ -450,6 +459,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         var stream = new CallStream(this, streamId, isClient: false);
         if (refused || Volatile.Read(ref _closing) == 1)
         {
+            CountReset();
             CountControlReply();
             await TrySendCancelAsync(streamId, new Status(StatusCode.Unavailable, "The server is shutting down.")).ConfigureAwait(false);
             return;
@@ -457,6 +467,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
 
         if (_slots is { } slots && !slots.TryTake())
         {
+            CountReset();
             CountControlReply();
             await TrySendCancelAsync(streamId, new Status(StatusCode.Unavailable, $"Too many concurrent calls on one connection (limit {LocalSettings.MaxConcurrentStreams}).")).ConfigureAwait(false);
             return;
@@ -491,6 +502,15 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
                 RemoveStream(stream);
                 stream.OnRemoteReset(refused);
             }
+        }
+    }
+
+    /// <summary>Server, read loop: a stream the peer reset before its call ended, or one refused; too many close the connection.</summary>
+    private void CountReset()
+    {
+        if (!_resets.TrySpend())
+        {
+            throw new ProtocolException("Too many stream resets: the peer reset or had refused streams faster than this side allows.");
         }
     }
 
