@@ -19,6 +19,29 @@ internal static class MetadataCodec
     /// </summary>
     public const int EntryOverhead = 32;
 
+    /// <summary>
+    /// The key of the first text entry whose value the wire cannot carry (text values are printable
+    /// ASCII, as in gRPC over HTTP/2), or null. Sent as is it would turn into '?' on the wire; like
+    /// grpc-dotnet, the sender fails the call instead.
+    /// </summary>
+    public static string? FindUnprintableValue(Metadata? metadata)
+    {
+        if (metadata is null)
+        {
+            return null;
+        }
+
+        foreach (var entry in metadata)
+        {
+            if (!entry.IsBinary && entry.Value.AsSpan().ContainsAnyExceptInRange((char)0x20, (char)0x7E))
+            {
+                return entry.Key;
+            }
+        }
+
+        return null;
+    }
+
     /// <summary>The header-list size of <paramref name="metadata"/> as the peer's limit counts it.</summary>
     public static long GetListSize(Metadata? metadata)
     {

@@ -124,7 +124,17 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new ProtocolException($"The peer sent no handshake within {HandshakeTimeout.TotalSeconds:0.#} s.");
+            var silent = new ProtocolException($"The peer sent no handshake within {HandshakeTimeout.TotalSeconds:0.#} s.");
+            await TrySendGoAwayAsync(new Status(StatusCode.Internal, "Handshake refused: " + silent.Message)).ConfigureAwait(false);
+            throw silent;
+        }
+        catch (ProtocolException ex)
+        {
+            // A wrong peer (an HTTP client, another version) is told why before the caller closes:
+            // it reads our preface and SETTINGS, then this GOAWAY naming what it sent.
+            ConnectionLog.ProtocolError(_logger, Peer, ex.Message);
+            await TrySendGoAwayAsync(new Status(StatusCode.Internal, "Handshake refused: " + ex.Message)).ConfigureAwait(false);
+            throw;
         }
 
         // The client queues calls under the server's limit; the server refuses beyond its own.
