@@ -45,6 +45,14 @@ internal sealed record ConnectionOptions
     /// <summary>The sustained rate of resets and refusals allowed once the burst is spent; beyond it the connection closes with GOAWAY.</summary>
     public double ResetsPerSecond { get; init; } = 500;
 
+    /// <summary>
+    /// A connection with no open stream for this long is closed with GOAWAY (checked once per
+    /// period, so it closes between one and two periods after its last stream ended). Off by
+    /// default (<see cref="Timeout.InfiniteTimeSpan"/>), as grpc-dotnet's server keeps idle
+    /// connections: local IPC connections are cheap, and a client pool reuses them.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = Timeout.InfiniteTimeSpan;
+
     /// <summary>The clock the reset budget and idle timeout run on; a seam for tests that simulate time.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

@@ -39,6 +39,12 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private string? _goAwayDetail;
     private long _nextPing;
     private readonly ResetBudget _resets;
+    private readonly TimeSpan _idleTimeout;
+    private readonly TimeProvider _timeProvider;
+    // The idle check: a timer thread reads these; streams starting (read loop or writers) bump the count.
+    private ITimer? _idleTimer;
+    private long _streamsStarted;
+    private long _streamsStartedAtLastTick = -1;
 
     public MultiplexedConnection(ITransportConnection transport, ConnectionOptions options, ICallAcceptor? acceptor, ILogger logger)
     {
@@ -60,6 +66,8 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
         AssemblyPool = options.AssemblyPool;
         _resets = new ResetBudget(options.ResetBurst, options.ResetsPerSecond, options.TimeProvider);
+        _idleTimeout = options.IdleTimeout;
+        _timeProvider = options.TimeProvider;
         PeerSettings = new ConnectionSettings();
     }
 
@@ -140,6 +148,35 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         // The client queues calls under the server's limit; the server refuses beyond its own.
         _slots = new StreamSlots(IsClient ? PeerSettings.MaxConcurrentStreams : LocalSettings.MaxConcurrentStreams);
         _readLoop = ReadLoopAsync();
+        if (_idleTimeout != Timeout.InfiniteTimeSpan)
+        {
+            _idleTimer = _timeProvider.CreateTimer(static state => ((MultiplexedConnection)state!).OnIdleTick(), this, _idleTimeout, _idleTimeout);
+        }
+    }
+
+    /// <summary>
+    /// Timer thread, once per <see cref="ConnectionOptions.IdleTimeout"/>: idle means no stream open
+    /// now, none at the last tick, and none started between, so the connection was idle a whole period.
+    /// </summary>
+    private void OnIdleTick()
+    {
+        var started = Interlocked.Read(ref _streamsStarted);
+        var idle = _streams.Count == 0 && SlotsInUse == 0;
+        var idleSinceLastTick = idle && started == _streamsStartedAtLastTick;
+        _streamsStartedAtLastTick = idle ? started : -1;
+        if (!idleSinceLastTick || Volatile.Read(ref _closing) == 1)
+        {
+            return;
+        }
+
+        _idleTimer?.Dispose();
+        _ = CloseIdleAsync();
+    }
+
+    private async Task CloseIdleAsync()
+    {
+        await TrySendGoAwayAsync(new Status(StatusCode.Unavailable, $"The connection was idle for {_idleTimeout.TotalSeconds:0.###} s.")).ConfigureAwait(false);
+        Close();
     }
 
     /// <summary>Streams counting against the concurrency limit at this moment.</summary>
@@ -484,6 +521,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
 
         stream.OnSlotTaken();
+        Interlocked.Increment(ref _streamsStarted);
         if (!_streams.TryAdd(stream))
         {
             stream.ReleaseSlot();
@@ -563,6 +601,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
 
         Volatile.Write(ref _nextStreamId, _nextStreamId + 2);
+        Interlocked.Increment(ref _streamsStarted);
     }
 
     internal void RemoveStream(CallStream stream)
@@ -700,6 +739,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
 
         Interlocked.CompareExchange(ref _state, (int)ConnectionState.Draining, (int)ConnectionState.Open);
+        _idleTimer?.Dispose();
         // The peer's GOAWAY names why it ended the connection better than the end of stream that follows it.
         var detail = error is not null ? "The connection was closed: " + error.Message
             : Volatile.Read(ref _goAwayDetail) is { } reason ? "The connection was closed by the peer: " + reason
