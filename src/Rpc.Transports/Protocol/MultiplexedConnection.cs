@@ -132,9 +132,9 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            var silent = new ProtocolException($"The peer sent no handshake within {HandshakeTimeout.TotalSeconds:0.#} s.");
-            await TrySendGoAwayAsync(new Status(StatusCode.Internal, "Handshake refused: " + silent.Message)).ConfigureAwait(false);
-            throw silent;
+            // No GOAWAY: a silent peer is most likely not reading either, and bytes it never reads
+            // would hold the connection (and a shared-memory receive thread) for the drain timeout.
+            throw new ProtocolException($"The peer sent no handshake within {HandshakeTimeout.TotalSeconds:0.#} s.");
         }
         catch (ProtocolException ex)
         {
