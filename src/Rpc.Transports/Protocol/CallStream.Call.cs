@@ -174,6 +174,17 @@ internal sealed partial class CallStream
                 throw FailUnstarted(new Status(StatusCode.ResourceExhausted, $"Request headers of {length} bytes exceed the peer's limit of {maxFrame} bytes."));
             }
 
+            if (MetadataCodec.FindUnprintableValue(frames.Headers) is { } badKey)
+            {
+                throw FailUnstarted(new Status(StatusCode.Internal, UnprintableMessage("Request header", badKey)));
+            }
+
+            var listSize = MetadataCodec.GetListSize(frames.Headers);
+            if (listSize > _connection.PeerSettings.MaxHeaderListSize)
+            {
+                throw FailUnstarted(new Status(StatusCode.ResourceExhausted, $"Request headers of {listSize} bytes (as the peer counts them) exceed the peer's header list limit of {_connection.PeerSettings.MaxHeaderListSize} bytes."));
+            }
+
             _connection.AssignStreamId(this);
             FrameWriter.WriteCallStart(writer, Id, frames.Method, frames.TimeoutMicroseconds, frames.Headers);
         }
@@ -183,6 +194,17 @@ internal sealed partial class CallStream
             if (length > maxFrame)
             {
                 throw new HeadersTooLargeException(new Status(StatusCode.ResourceExhausted, $"Response headers of {length} bytes exceed the peer's limit of {maxFrame} bytes."));
+            }
+
+            if (MetadataCodec.FindUnprintableValue(frames.Headers) is { } badKey)
+            {
+                throw new HeadersTooLargeException(new Status(StatusCode.Internal, UnprintableMessage("Response header", badKey)));
+            }
+
+            var listSize = MetadataCodec.GetListSize(frames.Headers);
+            if (listSize > _connection.PeerSettings.MaxHeaderListSize)
+            {
+                throw new HeadersTooLargeException(new Status(StatusCode.ResourceExhausted, $"Response headers of {listSize} bytes (as the peer counts them) exceed the peer's header list limit of {_connection.PeerSettings.MaxHeaderListSize} bytes."));
             }
 
             FrameWriter.WriteResponseHeaders(writer, Id, frames.Headers);
@@ -202,7 +224,18 @@ internal sealed partial class CallStream
             ReleaseSlot();
             var trailers = frames.Trailers;
             var length = FrameWriter.GetTrailersLength(status, trailers);
-            if (length > _connection.PeerSettings.MaxFrameSize)
+            var listSize = MetadataCodec.GetListSize(trailers);
+            if (MetadataCodec.FindUnprintableValue(trailers) is { } badKey)
+            {
+                status = new Status(StatusCode.Internal, UnprintableMessage("Trailer", badKey));
+                trailers = null;
+            }
+            else if (listSize > _connection.PeerSettings.MaxHeaderListSize)
+            {
+                status = new Status(StatusCode.Internal, $"Trailers of {listSize} bytes (as the peer counts them) exceed the peer's header list limit of {_connection.PeerSettings.MaxHeaderListSize} bytes.");
+                trailers = null;
+            }
+            else if (length > _connection.PeerSettings.MaxFrameSize)
             {
                 // As grpc-dotnet: the call still ends, with a status that says why its own did not arrive.
                 status = new Status(StatusCode.Internal, $"Trailers of {length} bytes exceed the peer's limit of {_connection.PeerSettings.MaxFrameSize} bytes.");
@@ -212,6 +245,9 @@ internal sealed partial class CallStream
             FrameWriter.WriteTrailers(writer, Id, status, trailers);
         }
     }
+
+    private static string UnprintableMessage(string what, string key) =>
+        $"{what} '{key}' has a value outside printable ASCII; text metadata must be printable ASCII (use a '-bin' key for other bytes).";
 
     private void ThrowIfReset()
     {
@@ -227,7 +263,7 @@ internal sealed partial class CallStream
     }
 }
 
-/// <summary>Response headers the peer's frame size will not take; thrown under the write lock before anything is written.</summary>
+/// <summary>Response headers the peer will not take (too large, or not printable ASCII); thrown under the write lock before anything is written.</summary>
 internal sealed class HeadersTooLargeException(Status status) : Exception(status.Detail)
 {
     public Status Status { get; } = status;

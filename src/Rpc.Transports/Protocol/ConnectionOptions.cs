@@ -35,6 +35,27 @@ internal sealed record ConnectionOptions
     /// </summary>
     public int MaxPendingControlReplies { get; init; } = DefaultMaxPendingControlReplies;
 
+    /// <summary>
+    /// Streams the peer may reset (CANCEL before its call finished) or have refused at once before
+    /// the rate below applies. With <see cref="ResetsPerSecond"/> it tells a rapid-reset attack
+    /// (hundreds of thousands a second) from a client that cancels: see docs/protocol.md.
+    /// </summary>
+    public int ResetBurst { get; init; } = 1000;
+
+    /// <summary>The sustained rate of resets and refusals allowed once the burst is spent; beyond it the connection closes with GOAWAY.</summary>
+    public double ResetsPerSecond { get; init; } = 500;
+
+    /// <summary>
+    /// A connection with no open stream for this long is closed with GOAWAY (checked once per
+    /// period, so it closes between one and two periods after its last stream ended). Off by
+    /// default (<see cref="Timeout.InfiniteTimeSpan"/>), as grpc-dotnet's server keeps idle
+    /// connections: local IPC connections are cheap, and a client pool reuses them.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; init; } = Timeout.InfiniteTimeSpan;
+
+    /// <summary>The clock the reset budget and idle timeout run on; a seam for tests that simulate time.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
     /// <summary>Where multi-frame messages are assembled; a seam for tests that check every array comes back once.</summary>
     public ArrayPool<byte> AssemblyPool { get; init; } = ArrayPool<byte>.Shared;
 }

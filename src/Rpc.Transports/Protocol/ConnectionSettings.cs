@@ -7,6 +7,7 @@ internal enum SettingId : ushort
     MaxFrameSize = 1,
     InitialWindowSize = 2,
     MaxConcurrentStreams = 3,
+    MaxHeaderListSize = 4,
 }
 
 /// <summary>What one side of a connection accepts; sent in its SETTINGS frame.</summary>
@@ -23,6 +24,17 @@ internal sealed record ConnectionSettings
     /// <summary>Streams one connection runs at once; 100 as Kestrel's HTTP/2 default. Clients queue beyond the peer's.</summary>
     public int MaxConcurrentStreams { get; init; } = 100;
 
+    /// <summary>
+    /// The largest header list (call start, response headers, trailers) one call may carry, counted as
+    /// HTTP/2 does: key and value bytes plus <see cref="MetadataCodec.EntryOverhead"/> per entry, so
+    /// many tiny entries cost what they cost once decoded. 16 KiB as gRPC's default metadata limit.
+    /// </summary>
+    public int MaxHeaderListSize { get; init; } = DefaultMaxHeaderListSize;
+
+    public const int DefaultMaxHeaderListSize = 16 * 1024;
+
+    public const int MinHeaderListSize = 1024;
+
     public static ConnectionSettings Read(ReadOnlySequence<byte> payload)
     {
         var settings = new ConnectionSettings();
@@ -36,6 +48,7 @@ internal sealed record ConnectionSettings
                 SettingId.MaxFrameSize => settings with { MaxFrameSize = (int)Check(id, value, MinFrameSize, MaxAllowedFrameSize) },
                 SettingId.InitialWindowSize => settings with { InitialWindowSize = (int)Check(id, value, MinWindowSize, int.MaxValue) },
                 SettingId.MaxConcurrentStreams => settings with { MaxConcurrentStreams = (int)Check(id, value, 1, int.MaxValue) },
+                SettingId.MaxHeaderListSize => settings with { MaxHeaderListSize = (int)Check(id, value, MinHeaderListSize, MaxAllowedFrameSize) },
                 _ => settings, // unknown settings are ignored so later versions can add them
             };
         }

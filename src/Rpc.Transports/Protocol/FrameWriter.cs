@@ -99,11 +99,12 @@ internal static class FrameWriter
 
     public static void WriteSettings(IBufferWriter<byte> writer, ConnectionSettings settings)
     {
-        const int count = 3;
+        const int count = 4;
         var span = Begin(writer, FrameType.Settings, FrameFlags.None, 0, count * 6);
         WriteSetting(span, SettingId.MaxFrameSize, settings.MaxFrameSize);
         WriteSetting(span[6..], SettingId.InitialWindowSize, settings.InitialWindowSize);
         WriteSetting(span[12..], SettingId.MaxConcurrentStreams, settings.MaxConcurrentStreams);
+        WriteSetting(span[18..], SettingId.MaxHeaderListSize, settings.MaxHeaderListSize);
         End(writer, count * 6);
     }
 

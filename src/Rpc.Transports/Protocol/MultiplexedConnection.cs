@@ -38,6 +38,13 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private volatile bool _goAwayReceived;
     private string? _goAwayDetail;
     private long _nextPing;
+    private readonly ResetBudget _resets;
+    private readonly TimeSpan _idleTimeout;
+    private readonly TimeProvider _timeProvider;
+    // The idle check: a timer thread reads these; streams starting (read loop or writers) bump the count.
+    private ITimer? _idleTimer;
+    private long _streamsStarted;
+    private long _streamsStartedAtLastTick = -1;
 
     public MultiplexedConnection(ITransportConnection transport, ConnectionOptions options, ICallAcceptor? acceptor, ILogger logger)
     {
@@ -58,6 +65,9 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             Backlog = medium.Backlog;
         }
         AssemblyPool = options.AssemblyPool;
+        _resets = new ResetBudget(options.ResetBurst, options.ResetsPerSecond, options.TimeProvider);
+        _idleTimeout = options.IdleTimeout;
+        _timeProvider = options.TimeProvider;
         PeerSettings = new ConnectionSettings();
     }
 
@@ -122,12 +132,51 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
+            // No GOAWAY: a silent peer is most likely not reading either, and bytes it never reads
+            // would hold the connection (and a shared-memory receive thread) for the drain timeout.
             throw new ProtocolException($"The peer sent no handshake within {HandshakeTimeout.TotalSeconds:0.#} s.");
+        }
+        catch (ProtocolException ex)
+        {
+            // A wrong peer (an HTTP client, another version) is told why before the caller closes:
+            // it reads our preface and SETTINGS, then this GOAWAY naming what it sent.
+            ConnectionLog.ProtocolError(_logger, Peer, ex.Message);
+            await TrySendGoAwayAsync(new Status(StatusCode.Internal, "Handshake refused: " + ex.Message)).ConfigureAwait(false);
+            throw;
         }
 
         // The client queues calls under the server's limit; the server refuses beyond its own.
         _slots = new StreamSlots(IsClient ? PeerSettings.MaxConcurrentStreams : LocalSettings.MaxConcurrentStreams);
         _readLoop = ReadLoopAsync();
+        if (_idleTimeout != Timeout.InfiniteTimeSpan)
+        {
+            _idleTimer = _timeProvider.CreateTimer(static state => ((MultiplexedConnection)state!).OnIdleTick(), this, _idleTimeout, _idleTimeout);
+        }
+    }
+
+    /// <summary>
+    /// Timer thread, once per <see cref="ConnectionOptions.IdleTimeout"/>: idle means no stream open
+    /// now, none at the last tick, and none started between, so the connection was idle a whole period.
+    /// </summary>
+    private void OnIdleTick()
+    {
+        var started = Interlocked.Read(ref _streamsStarted);
+        var idle = _streams.Count == 0 && SlotsInUse == 0;
+        var idleSinceLastTick = idle && started == _streamsStartedAtLastTick;
+        _streamsStartedAtLastTick = idle ? started : -1;
+        if (!idleSinceLastTick || Volatile.Read(ref _closing) == 1)
+        {
+            return;
+        }
+
+        _idleTimer?.Dispose();
+        _ = CloseIdleAsync();
+    }
+
+    private async Task CloseIdleAsync()
+    {
+        await TrySendGoAwayAsync(new Status(StatusCode.Unavailable, $"The connection was idle for {_idleTimeout.TotalSeconds:0.###} s.")).ConfigureAwait(false);
+        Close();
     }
 
     /// <summary>Streams counting against the concurrency limit at this moment.</summary>
@@ -284,13 +333,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         switch (header.Type)
         {
             case FrameType.Headers:
-                if (IsClient)
-                {
-                    FindStream(header)?.OnResponseHeaders(PayloadCodec.ReadResponseHeaders(payload));
-                    return ValueTask.CompletedTask;
-                }
-
-                return AcceptCallAsync(header.StreamId, PayloadCodec.ReadCallStart(payload, _acceptor));
+                return IsClient ? OnResponseHeadersAsync(header, payload) : OnCallStartAsync(header.StreamId, payload);
             case FrameType.Message:
                 return FindStream(header)?.OnMessageFragmentAsync(payload, header.Flags) ?? ValueTask.CompletedTask;
             case FrameType.HalfClose:
@@ -299,7 +342,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
                 return ValueTask.CompletedTask;
             case FrameType.Trailers:
                 RequireSide(header, client: true);
-                var trailers = PayloadCodec.ReadTrailers(payload);
+                var trailers = ReadTrailers(payload);
                 if (FindStream(header) is { } ended)
                 {
                     ended.OnTrailers(trailers);
@@ -311,6 +354,12 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
                 var status = PayloadCodec.ReadCancel(payload);
                 if (FindStream(header) is { } cancelled)
                 {
+                    if (!IsClient)
+                    {
+                        // The call had not ended (its stream was still open): work started for nothing.
+                        CountReset();
+                    }
+
                     RemoveStream(cancelled);
                     cancelled.OnRemoteReset(status);
                 }
@@ -370,6 +419,80 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             : throw new ProtocolException($"A {header.Type} frame arrived for stream {header.StreamId}, which was never opened.");
     }
 
+    /// <summary>Server, read loop: a call start; one whose headers pass this side's limit is refused alone.</summary>
+    private ValueTask OnCallStartAsync(uint streamId, ReadOnlySequence<byte> payload)
+    {
+        CallStart start;
+        try
+        {
+            start = PayloadCodec.ReadCallStart(payload, _acceptor, LocalSettings.MaxHeaderListSize);
+        }
+        catch (HeaderListTooLargeException ex)
+        {
+            return RefuseOversizedCallAsync(streamId, ex);
+        }
+
+        return AcceptCallAsync(streamId, start);
+    }
+
+    private async ValueTask RefuseOversizedCallAsync(uint streamId, HeaderListTooLargeException tooLarge)
+    {
+        TakeNewStreamId(streamId);
+        CountReset();
+        CountControlReply();
+        await TrySendCancelAsync(streamId, new Status(StatusCode.ResourceExhausted, "Request headers refused: " + tooLarge.Message)).ConfigureAwait(false);
+    }
+
+    /// <summary>Client, read loop: response headers; a list past this side's limit fails its call alone.</summary>
+    private ValueTask OnResponseHeadersAsync(FrameHeader header, ReadOnlySequence<byte> payload)
+    {
+        Metadata headers;
+        try
+        {
+            headers = PayloadCodec.ReadResponseHeaders(payload, LocalSettings.MaxHeaderListSize);
+        }
+        catch (HeaderListTooLargeException ex)
+        {
+            if (FindStream(header) is not { } refused)
+            {
+                return ValueTask.CompletedTask;
+            }
+
+            refused.ReleaseAssembly();
+            return refused.ResetAsync(new Status(StatusCode.ResourceExhausted, "Response headers refused: " + ex.Message), notifyObserver: true);
+        }
+
+        FindStream(header)?.OnResponseHeaders(headers);
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Client, read loop: trailers past this side's limit end the call as Internal, as grpc-dotnet does.</summary>
+    private TrailersPayload ReadTrailers(ReadOnlySequence<byte> payload)
+    {
+        try
+        {
+            return PayloadCodec.ReadTrailers(payload, LocalSettings.MaxHeaderListSize);
+        }
+        catch (HeaderListTooLargeException ex)
+        {
+            return new TrailersPayload(new Status(StatusCode.Internal, "Response trailers refused: " + ex.Message), Metadata.Empty);
+        }
+    }
+
+    /// <summary>Server, read loop: a call start's id must be a new odd one; it becomes the highest seen.</summary>
+    private void TakeNewStreamId(uint streamId)
+    {
+        if (streamId % 2 == 0 || streamId <= _highestStreamId)
+        {
+            throw new ProtocolException($"Stream id {streamId} is not a new odd id above {_highestStreamId}.");
+        }
+
+        lock (_acceptLock)
+        {
+            _highestStreamId = streamId;
+        }
+    }
+
     private async ValueTask AcceptCallAsync(uint streamId, CallStart start)
     {
         if (streamId % 2 == 0 || streamId <= _highestStreamId)
@@ -389,6 +512,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         var stream = new CallStream(this, streamId, isClient: false);
         if (refused || Volatile.Read(ref _closing) == 1)
         {
+            CountReset();
             CountControlReply();
             await TrySendCancelAsync(streamId, new Status(StatusCode.Unavailable, "The server is shutting down.")).ConfigureAwait(false);
             return;
@@ -396,12 +520,14 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
 
         if (_slots is { } slots && !slots.TryTake())
         {
+            CountReset();
             CountControlReply();
             await TrySendCancelAsync(streamId, new Status(StatusCode.Unavailable, $"Too many concurrent calls on one connection (limit {LocalSettings.MaxConcurrentStreams}).")).ConfigureAwait(false);
             return;
         }
 
         stream.OnSlotTaken();
+        Interlocked.Increment(ref _streamsStarted);
         if (!_streams.TryAdd(stream))
         {
             stream.ReleaseSlot();
@@ -430,6 +556,15 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
                 RemoveStream(stream);
                 stream.OnRemoteReset(refused);
             }
+        }
+    }
+
+    /// <summary>Server, read loop: a stream the peer reset before its call ended, or one refused; too many close the connection.</summary>
+    private void CountReset()
+    {
+        if (!_resets.TrySpend())
+        {
+            throw new ProtocolException("Too many stream resets: the peer reset or had refused streams faster than this side allows.");
         }
     }
 
@@ -472,6 +607,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
 
         Volatile.Write(ref _nextStreamId, _nextStreamId + 2);
+        Interlocked.Increment(ref _streamsStarted);
     }
 
     internal void RemoveStream(CallStream stream)
@@ -609,6 +745,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
 
         Interlocked.CompareExchange(ref _state, (int)ConnectionState.Draining, (int)ConnectionState.Open);
+        _idleTimer?.Dispose();
         // The peer's GOAWAY names why it ended the connection better than the end of stream that follows it.
         var detail = error is not null ? "The connection was closed: " + error.Message
             : Volatile.Read(ref _goAwayDetail) is { } reason ? "The connection was closed by the peer: " + reason

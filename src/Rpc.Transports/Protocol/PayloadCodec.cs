@@ -36,7 +36,7 @@ internal static class PayloadCodec
     public const int MaxMethodLength = 4096;
     private const int MaxStatusCode = (int)StatusCode.Unauthenticated;
 
-    public static CallStart ReadCallStart(ReadOnlySequence<byte> payload, ICallAcceptor? knownPaths = null)
+    public static CallStart ReadCallStart(ReadOnlySequence<byte> payload, ICallAcceptor? knownPaths = null, int maxHeaderListSize = int.MaxValue)
     {
         var reader = new SequenceReader<byte>(payload);
         var pathLength = ReadUInt16(ref reader, "method path length");
@@ -51,24 +51,24 @@ internal static class PayloadCodec
             throw new ProtocolException("HEADERS frame has a missing or negative timeout.");
         }
 
-        var headers = MetadataCodec.Read(ref reader);
+        var headers = MetadataCodec.Read(ref reader, maxHeaderListSize);
         RequireEnd(ref reader, FrameType.Headers);
         return new CallStart(path, Math.Min(timeout, CallStart.MaxTimeoutMicroseconds), headers);
     }
 
-    public static Metadata ReadResponseHeaders(ReadOnlySequence<byte> payload)
+    public static Metadata ReadResponseHeaders(ReadOnlySequence<byte> payload, int maxHeaderListSize = int.MaxValue)
     {
         var reader = new SequenceReader<byte>(payload);
-        var headers = MetadataCodec.Read(ref reader);
+        var headers = MetadataCodec.Read(ref reader, maxHeaderListSize);
         RequireEnd(ref reader, FrameType.Headers);
         return headers;
     }
 
-    public static TrailersPayload ReadTrailers(ReadOnlySequence<byte> payload)
+    public static TrailersPayload ReadTrailers(ReadOnlySequence<byte> payload, int maxHeaderListSize = int.MaxValue)
     {
         var reader = new SequenceReader<byte>(payload);
         var status = ReadStatus(ref reader);
-        var trailers = MetadataCodec.Read(ref reader);
+        var trailers = MetadataCodec.Read(ref reader, maxHeaderListSize);
         RequireEnd(ref reader, FrameType.Trailers);
         return new TrailersPayload(status, trailers);
     }
