@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
+using System.Text;
 using Grpc.Core;
 
 namespace Rpc.Transports.Protocol;
@@ -177,6 +178,12 @@ internal sealed partial class CallStream
             if (MetadataCodec.FindUnprintableValue(frames.Headers) is { } badKey)
             {
                 throw FailUnstarted(new Status(StatusCode.Internal, UnprintableMessage("Request header", badKey)));
+            }
+
+            // Only a path that may pass the limit pays for counting its UTF-8 bytes (at most 3 per char).
+            if (frames.Method.Length > PayloadCodec.MaxMethodLength / 3 && Encoding.UTF8.GetByteCount(frames.Method) is var pathLength && pathLength > PayloadCodec.MaxMethodLength)
+            {
+                throw FailUnstarted(new Status(StatusCode.Internal, $"Method path of {pathLength} bytes is longer than {PayloadCodec.MaxMethodLength}."));
             }
 
             var listSize = MetadataCodec.GetListSize(frames.Headers);

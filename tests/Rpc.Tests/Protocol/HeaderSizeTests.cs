@@ -33,6 +33,26 @@ public sealed class HeaderSizeTests
     }
 
     [Fact]
+    public async Task SendAsync_MethodPathOverLimit_FailsCallOnlyBeforeGettingAnId()
+    {
+        await using var pair = await ConnectionPair.StartAsync(new ConnectionOptions());
+        var stream = pair.Client.CreateStream();
+        var path = "/s/" + new string('m', PayloadCodec.MaxMethodLength);
+
+        var failure = await Assert.ThrowsAsync<StreamResetException>(() => stream.SendAsync(new OutgoingFrames { Method = path, TimeoutMicroseconds = CallStart.NoTimeout }).DefaultTimeout());
+        Assert.Equal(StatusCode.Internal, failure.Status.StatusCode);
+        Assert.Equal(0u, stream.Id);
+
+        // Its reset sends no CANCEL for a stream the server never saw, so the connection carries on.
+        await stream.ResetAsync(new Status(StatusCode.Cancelled, "after")).DefaultTimeout();
+        var next = pair.Client.CreateStream();
+        await next.SendAsync(new OutgoingFrames { Method = "/s/m", TimeoutMicroseconds = CallStart.NoTimeout }).DefaultTimeout();
+        await pair.Calls.NextAsync();
+        await pair.Client.PingAsync(CancellationToken.None).DefaultTimeout();
+        Assert.True(pair.Client.AcceptsNewCalls);
+    }
+
+    [Fact]
     public async Task SendAsync_ResponseHeadersOverPeerFrameSize_ClientSeesResourceExhausted()
     {
         await using var pair = await ConnectionPair.StartAsync(SmallFrames);
