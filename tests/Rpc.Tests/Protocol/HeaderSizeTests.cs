@@ -25,11 +25,7 @@ public sealed class HeaderSizeTests
 
         // A reset of the failed call sends nothing; the connection still carries calls.
         await stream.ResetAsync(new Status(StatusCode.Cancelled, "after")).DefaultTimeout();
-        var next = pair.Client.CreateStream();
-        await next.SendAsync(new OutgoingFrames { Method = "/s/m", TimeoutMicroseconds = CallStart.NoTimeout }).DefaultTimeout();
-        await pair.Calls.NextAsync();
-        await pair.Client.PingAsync(CancellationToken.None).DefaultTimeout();
-        Assert.True(pair.Client.AcceptsNewCalls);
+        await AssertStillCarriesCallsAsync(pair);
     }
 
     [Fact]
@@ -45,11 +41,7 @@ public sealed class HeaderSizeTests
 
         // Its reset sends no CANCEL for a stream the server never saw, so the connection carries on.
         await stream.ResetAsync(new Status(StatusCode.Cancelled, "after")).DefaultTimeout();
-        var next = pair.Client.CreateStream();
-        await next.SendAsync(new OutgoingFrames { Method = "/s/m", TimeoutMicroseconds = CallStart.NoTimeout }).DefaultTimeout();
-        await pair.Calls.NextAsync();
-        await pair.Client.PingAsync(CancellationToken.None).DefaultTimeout();
-        Assert.True(pair.Client.AcceptsNewCalls);
+        await AssertStillCarriesCallsAsync(pair);
     }
 
     [Fact]
@@ -78,6 +70,16 @@ public sealed class HeaderSizeTests
         await serverStream.SendAsync(new OutgoingFrames { TrailersStatus = Status.DefaultSuccess, Trailers = Big }).DefaultTimeout();
         Assert.Null(await stream.ReadMessageAsync(CancellationToken.None).DefaultTimeout());
         Assert.Equal(StatusCode.Internal, stream.Trailers!.Value.Status.StatusCode);
+        Assert.True(pair.Client.AcceptsNewCalls);
+    }
+
+    /// <summary>The failed call cost nothing else: a new call reaches the server and the connection answers.</summary>
+    private static async Task AssertStillCarriesCallsAsync(ConnectionPair pair)
+    {
+        var next = pair.Client.CreateStream();
+        await next.SendAsync(new OutgoingFrames { Method = "/s/m", TimeoutMicroseconds = CallStart.NoTimeout }).DefaultTimeout();
+        await pair.Calls.NextAsync();
+        await pair.Client.PingAsync(CancellationToken.None).DefaultTimeout();
         Assert.True(pair.Client.AcceptsNewCalls);
     }
 }
