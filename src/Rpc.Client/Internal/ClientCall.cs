@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Rpc.Transports.Internal;
 using Rpc.Transports.Messages;
 using Rpc.Transports.Protocol;
 
@@ -68,7 +69,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
 
             timeout = (long)Math.Ceiling(remaining.TotalMicroseconds);
             _deadline = deadline.ToUniversalTime();
-            _deadlineTimer = TimeProvider.System.CreateTimer(static state => ((ClientCall<TRequest, TResponse>)state!).OnDeadline(), this, DeadlineTimer.DueTime(remaining), Timeout.InfiniteTimeSpan);
+            _deadlineTimer = TimeProvider.System.CreateTimer(static state => ((ClientCall<TRequest, TResponse>)state!).OnDeadline(), this, LongTimer.DueTime(remaining), Timeout.InfiniteTimeSpan);
         }
 
         if (_options.CancellationToken.CanBeCanceled)
@@ -339,19 +340,8 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     private void OnDeadline()
     {
         // Timers cannot wait longer than about 49.7 days: a later deadline re-arms until it is due.
-        // (A short timer may fire before Start has stored it: then the deadline counts as due.)
-        var remaining = _deadline - DateTime.UtcNow;
-        if (remaining > TimeSpan.Zero && Volatile.Read(ref _deadlineTimer) is { } timer)
+        if (LongTimer.TryRearm(Volatile.Read(ref _deadlineTimer), _deadline))
         {
-            try
-            {
-                timer.Change(DeadlineTimer.DueTime(remaining), Timeout.InfiniteTimeSpan);
-            }
-            catch (ObjectDisposedException)
-            {
-                // The call finished meanwhile; nothing is left to time out.
-            }
-
             return;
         }
 

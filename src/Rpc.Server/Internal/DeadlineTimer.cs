@@ -1,15 +1,8 @@
 namespace Rpc.Server.Internal;
 
-/// <summary>Turns a call's timeout from the wire into a deadline and timer due times that .NET accepts.</summary>
+/// <summary>Turns a call's timeout from the wire into the time the call may take (timers: <c>LongTimer</c>).</summary>
 internal static class DeadlineTimer
 {
-    // .NET timers take at most 2^32 - 2 ms (about 49.7 days), the cap grpc-dotnet uses too; a
-    // deadline further out re-arms the timer when it fires.
-    private static readonly TimeSpan MaxDueTime = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
-
-    /// <summary>The due time to set for a deadline <paramref name="remaining"/> away: that, or the cap.</summary>
-    public static TimeSpan DueTime(TimeSpan remaining) => remaining < MaxDueTime ? remaining : MaxDueTime;
-
     /// <summary>
     /// The timeout a call start carries, from <paramref name="now"/>; <see langword="null"/> (no
     /// deadline) when it lies beyond what <see cref="DateTime"/> can hold, as a timeout of

@@ -1,4 +1,5 @@
 using Grpc.Core;
+using Rpc.Transports.Internal;
 using Rpc.Transports.Protocol;
 
 namespace Rpc.Server.Internal;
@@ -116,7 +117,7 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
         {
             if (_timeout is { } timeout)
             {
-                _deadlineTimer = TimeProvider.System.CreateTimer(static state => ((ServerCall)state!).OnDeadline(), this, DeadlineTimer.DueTime(timeout), Timeout.InfiniteTimeSpan);
+                _deadlineTimer = TimeProvider.System.CreateTimer(static state => ((ServerCall)state!).OnDeadline(), this, LongTimer.DueTime(timeout), Timeout.InfiniteTimeSpan);
             }
 
             try
@@ -253,19 +254,8 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
     private void OnDeadline()
     {
         // Timers cannot wait longer than about 49.7 days: a later deadline re-arms until it is due.
-        // (A short timer may fire before RunAsync has stored it: then the deadline counts as due.)
-        var remaining = _deadline - DateTime.UtcNow;
-        if (remaining > TimeSpan.Zero && Volatile.Read(ref _deadlineTimer) is { } timer)
+        if (LongTimer.TryRearm(Volatile.Read(ref _deadlineTimer), _deadline))
         {
-            try
-            {
-                timer.Change(DeadlineTimer.DueTime(remaining), Timeout.InfiniteTimeSpan);
-            }
-            catch (ObjectDisposedException)
-            {
-                // The call finished meanwhile; nothing is left to time out.
-            }
-
             return;
         }
 
