@@ -39,6 +39,9 @@ public sealed class RpcChannelOptions
     /// </summary>
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Per-connection bounds of the Rpc protocol (windows, header size, buffered output, idle time); see <see cref="ConnectionLimits"/>.</summary>
+    public ConnectionLimits Limits { get; } = new();
+
     /// <summary>Where the channel logs. Default: nowhere.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 

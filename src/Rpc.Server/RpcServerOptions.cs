@@ -53,6 +53,9 @@ public sealed class RpcServerOptions
         }
     }
 
+    /// <summary>Per-connection bounds of the Rpc protocol (windows, header size, buffered output, idle and reset limits); see <see cref="ConnectionLimits"/>.</summary>
+    public ConnectionLimits Limits { get; } = new();
+
     /// <summary>Where the server logs. Default: nowhere.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }
 

@@ -41,11 +41,11 @@ internal sealed class ConnectionManager : IAsyncDisposable
         _transport = transport;
         _options = options;
         _logger = logger;
-        _connectionOptions = new ConnectionOptions
+        _connectionOptions = options.Limits.ApplyTo(new ConnectionOptions
         {
             MaxReceiveMessageSize = options.MaxReceiveMessageSize,
             HandshakeTimeout = options.ConnectTimeout,
-        };
+        });
         _backoff = options.InitialReconnectBackoff;
     }
 

@@ -15,12 +15,12 @@ internal sealed class ServerConnection : ICallAcceptor
     public ServerConnection(ServerCallEnvironment environment, ITransportConnection transport)
     {
         _environment = environment;
-        var options = new ConnectionOptions
+        var options = environment.Options.Limits.ApplyTo(new ConnectionOptions
         {
             MaxReceiveMessageSize = environment.Options.MaxReceiveMessageSize,
             HandshakeTimeout = environment.Options.HandshakeTimeout,
             Settings = new ConnectionSettings { MaxConcurrentStreams = environment.Options.MaxConcurrentCallsPerConnection },
-        };
+        });
         _connection = new MultiplexedConnection(transport, options, this, environment.Logger);
     }
 

@@ -134,7 +134,7 @@ internal sealed partial class CallStream
         while (!remaining.IsEmpty)
         {
             await _connection.WaitForOutputRoomAsync(cancellationToken).ConfigureAwait(false);
-            var granted = await TakeWindowAsync(Math.Min(remaining.Length, maxFrame), cancellationToken).ConfigureAwait(false);
+            var granted = await TakeBothWindowsAsync(Math.Min(remaining.Length, maxFrame), cancellationToken).ConfigureAwait(false);
             var fragment = remaining[..granted];
             remaining = remaining[granted..];
             var flags = FrameFlags.None;

@@ -12,10 +12,14 @@ internal sealed partial class CallStream
     // Bytes the peer may still send on this stream: the read loop spends, granting credit adds.
     private long _receiveWindow;
 
+    // Bytes freed under SyncRoot for the connection window, handed to it after the lock is left
+    // (FlushFreedBytes): giving credit back may write, and nothing writes under a stream's lock.
+    private int _freedForConnection;
+
     protected override void OnEnqueuedLocked(int bytes)
     {
-        _heldCredit += bytes;
         _completeMessagesQueued++;
+        HoldLocked(bytes);
     }
 
     protected override int OnDequeuedLocked(int length)
@@ -28,16 +32,54 @@ internal sealed partial class CallStream
     {
         lock (SyncRoot)
         {
-            _heldCredit += length;
+            if (!HoldLocked(length))
+            {
+                return 0;
+            }
+
             // With no whole message waiting, the reader needs this message's rest to make progress:
             // holding its credit back could stall the sender forever.
             return _completeMessagesQueued == 0 ? ReleaseHeld(_heldCredit) : 0;
         }
     }
 
+    /// <summary>
+    /// Holds received bytes against both windows; a closed stream holds nothing (its bytes are freed
+    /// for the connection at once), so a stream closing never strands connection credit. False when closed.
+    /// </summary>
+    private bool HoldLocked(int bytes)
+    {
+        _heldCredit += bytes;
+        if (!IsClosed)
+        {
+            return true;
+        }
+
+        FreeAllHeldLocked();
+        return false;
+    }
+
+    /// <summary>Under SyncRoot, once the stream is closed: whatever it holds goes back to the connection.</summary>
+    private void FreeAllHeldLocked()
+    {
+        _freedForConnection += _heldCredit;
+        _heldCredit = 0;
+    }
+
+    /// <summary>After SyncRoot is left: hands bytes freed under it to the connection window.</summary>
+    private void FlushFreedBytes()
+    {
+        var freed = Interlocked.Exchange(ref _freedForConnection, 0);
+        if (freed > 0)
+        {
+            _connection.FreeConnectionWindow(freed);
+        }
+    }
+
     private int ReleaseHeld(int amount)
     {
         _heldCredit -= amount;
+        _freedForConnection += amount;
         _creditToSend += amount;
         if (_creditToSend < _connection.LocalSettings.InitialWindowSize / 2)
         {
@@ -64,6 +106,7 @@ internal sealed partial class CallStream
 
     private ValueTask GrantCreditAsync(int credit)
     {
+        FlushFreedBytes();
         if (credit <= 0 || _remoteEnded)
         {
             return ValueTask.CompletedTask;

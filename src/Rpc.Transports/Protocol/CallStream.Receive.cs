@@ -50,17 +50,19 @@ internal sealed partial class CallStream
             throw new ProtocolException($"Stream {Id} received a MESSAGE after its sender ended it.");
         }
 
+        var length = (int)payload.Length;
         if (IsClosed)
         {
             ReleaseAssembly();
+            _connection.FreeConnectionWindow(length);
             return;
         }
 
-        var length = (int)payload.Length;
         SpendReceiveWindow(length);
         if ((long)_assembled + length > _connection.MaxReceiveMessageSize)
         {
             ReleaseAssembly();
+            _connection.FreeConnectionWindow(length);
             await ResetAsync(new Status(StatusCode.ResourceExhausted, ReceiveTooLarge), notifyObserver: true).ConfigureAwait(false);
             return;
         }
@@ -162,7 +164,16 @@ internal sealed partial class CallStream
         CompleteQueue();
     }
 
-    private void Enqueue(IncomingMessage message, int lastFragmentLength) => TryEnqueue(message, lastFragmentLength);
+    private void Enqueue(IncomingMessage message, int lastFragmentLength)
+    {
+        if (!TryEnqueue(message, lastFragmentLength))
+        {
+            // The stream closed under the read loop: nobody will read these bytes.
+            _connection.FreeConnectionWindow(lastFragmentLength);
+        }
+
+        FlushFreedBytes();
+    }
 
     private void AppendToAssembly(ReadOnlySequence<byte> payload, int length)
     {

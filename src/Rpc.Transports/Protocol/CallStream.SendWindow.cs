@@ -22,7 +22,55 @@ internal sealed partial class CallStream
             }
 
             _windowAvailable -= wanted;
+        }
+
+        if (_connection.Window.TryTake(wanted))
+        {
             return true;
+        }
+
+        AddToWindow(wanted);
+        return false;
+    }
+
+    /// <summary>
+    /// Takes between 1 and <paramref name="wanted"/> bytes of both the stream's window and the
+    /// connection's, waiting while either is empty. The stream's comes first: only this stream's
+    /// writer uses it, so holding it while the connection's refills keeps nobody else waiting.
+    /// </summary>
+    private async ValueTask<int> TakeBothWindowsAsync(int wanted, CancellationToken cancellationToken)
+    {
+        var streamGranted = await TakeWindowAsync(wanted, cancellationToken).ConfigureAwait(false);
+        int granted;
+        try
+        {
+            granted = await _connection.Window.TakeAsync(streamGranted, ThrowIfWindowFailed, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            AddToWindow(streamGranted);
+            throw;
+        }
+
+        if (granted < streamGranted)
+        {
+            AddToWindow(streamGranted - granted);
+        }
+
+        return granted;
+    }
+
+    private void ThrowIfWindowFailed()
+    {
+        Status? failure;
+        lock (SyncRoot)
+        {
+            failure = _windowFailure;
+        }
+
+        if (failure is { } status)
+        {
+            throw new StreamResetException(status);
         }
     }
 
@@ -87,5 +135,7 @@ internal sealed partial class CallStream
 
         // The exception is made only for a writer that is actually waiting.
         waiter?.TrySetException(new StreamResetException(failure));
+        // A writer of this stream may be waiting for the connection's window instead.
+        _connection.Window.WakeWriters();
     }
 }

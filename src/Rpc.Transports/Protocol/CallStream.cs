@@ -174,7 +174,25 @@ internal sealed partial class CallStream : MessageQueue
         return new StreamResetException(status);
     }
 
-    private bool TryClose() => Interlocked.Exchange(ref _closed, 1) == 0;
+    /// <summary>
+    /// Closes the stream once (any thread); what it holds of the connection window goes back at
+    /// once, since nobody may read it or the peer is done sending (see CallStream.Credit.cs).
+    /// </summary>
+    private bool TryClose()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return false;
+        }
+
+        lock (SyncRoot)
+        {
+            FreeAllHeldLocked();
+        }
+
+        FlushFreedBytes();
+        return true;
+    }
 
     /// <summary>Settles everything but the assembly, which belongs to the read loop.</summary>
     private void MarkReset(Status status)

@@ -8,6 +8,7 @@ internal enum SettingId : ushort
     InitialWindowSize = 2,
     MaxConcurrentStreams = 3,
     MaxHeaderListSize = 4,
+    ConnectionWindowSize = 5,
 }
 
 /// <summary>What one side of a connection accepts; sent in its SETTINGS frame.</summary>
@@ -20,6 +21,15 @@ internal sealed record ConnectionSettings
     public int MaxFrameSize { get; init; } = 256 * 1024;
 
     public int InitialWindowSize { get; init; } = 1024 * 1024;
+
+    /// <summary>
+    /// Bytes all streams together may have delivered and not yet given back (stream 0's window), so
+    /// that what a connection holds does not grow with its number of streams. 16 MiB: sixteen
+    /// streams' full windows, where Kestrel gives HTTP/2 1 MiB, because local messages are larger.
+    /// </summary>
+    public int ConnectionWindowSize { get; init; } = DefaultConnectionWindowSize;
+
+    public const int DefaultConnectionWindowSize = 16 * 1024 * 1024;
 
     /// <summary>Streams one connection runs at once; 100 as Kestrel's HTTP/2 default. Clients queue beyond the peer's.</summary>
     public int MaxConcurrentStreams { get; init; } = 100;
@@ -49,6 +59,7 @@ internal sealed record ConnectionSettings
                 SettingId.InitialWindowSize => settings with { InitialWindowSize = (int)Check(id, value, MinWindowSize, int.MaxValue) },
                 SettingId.MaxConcurrentStreams => settings with { MaxConcurrentStreams = (int)Check(id, value, 1, int.MaxValue) },
                 SettingId.MaxHeaderListSize => settings with { MaxHeaderListSize = (int)Check(id, value, MinHeaderListSize, MaxAllowedFrameSize) },
+                SettingId.ConnectionWindowSize => settings with { ConnectionWindowSize = (int)Check(id, value, MinWindowSize, int.MaxValue) },
                 _ => settings, // unknown settings are ignored so later versions can add them
             };
         }

@@ -93,7 +93,7 @@ internal static class FrameReader
                 RequireLength(header, PayloadCodec.MinGoAwayLength, exact: false);
                 break;
             case FrameType.WindowUpdate:
-                RequireStreamFrame(header);
+                // Stream 0 is the connection's window.
                 RequireFlags(header, FrameFlags.None);
                 RequireLength(header, 4, exact: true);
                 break;

@@ -99,12 +99,13 @@ internal static class FrameWriter
 
     public static void WriteSettings(IBufferWriter<byte> writer, ConnectionSettings settings)
     {
-        const int count = 4;
+        const int count = 5;
         var span = Begin(writer, FrameType.Settings, FrameFlags.None, 0, count * 6);
         WriteSetting(span, SettingId.MaxFrameSize, settings.MaxFrameSize);
         WriteSetting(span[6..], SettingId.InitialWindowSize, settings.InitialWindowSize);
         WriteSetting(span[12..], SettingId.MaxConcurrentStreams, settings.MaxConcurrentStreams);
         WriteSetting(span[18..], SettingId.MaxHeaderListSize, settings.MaxHeaderListSize);
+        WriteSetting(span[24..], SettingId.ConnectionWindowSize, settings.ConnectionWindowSize);
         End(writer, count * 6);
     }
 

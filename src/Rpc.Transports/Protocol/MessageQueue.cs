@@ -26,19 +26,20 @@ internal abstract class MessageQueue : IValueTaskSource<bool>
     internal object SyncRoot => this;
 
     /// <summary>
-    /// Adds a message; false (and the message is released) once the queue is complete.
-    /// <paramref name="bytes"/> goes to <see cref="OnEnqueuedLocked"/> under the same lock.
+    /// Adds a message; false (and the message is released, its bytes not counted) once the queue is
+    /// complete. <paramref name="bytes"/> goes to <see cref="OnEnqueuedLocked"/> under the same lock.
     /// </summary>
     protected bool TryEnqueue(IncomingMessage message, int bytes)
     {
         lock (SyncRoot)
         {
-            OnEnqueuedLocked(bytes);
             if (_completed)
             {
                 message.Release();
                 return false;
             }
+
+            OnEnqueuedLocked(bytes);
 
             if (!_hasFirst)
             {

@@ -69,6 +69,8 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         _idleTimeout = options.IdleTimeout;
         _timeProvider = options.TimeProvider;
         PeerSettings = new ConnectionSettings();
+        // The send side opens when the peer's SETTINGS name its size.
+        Window = new ConnectionWindow(LocalSettings.ConnectionWindowSize, peerSize: 0);
     }
 
     private bool IsClient => _acceptor is null;
@@ -78,6 +80,9 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     public ConnectionSettings PeerSettings { get; private set; }
 
     public int MaxReceiveMessageSize { get; }
+
+    /// <summary>The connection-level flow-control window, both directions.</summary>
+    internal ConnectionWindow Window { get; }
 
     public TimeSpan HandshakeTimeout { get; }
 
@@ -145,6 +150,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             throw;
         }
 
+        Window.Add(PeerSettings.ConnectionWindowSize);
         // The client queues calls under the server's limit; the server refuses beyond its own.
         _slots = new StreamSlots(IsClient ? PeerSettings.MaxConcurrentStreams : LocalSettings.MaxConcurrentStreams);
         _readLoop = ReadLoopAsync();
@@ -335,7 +341,15 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             case FrameType.Headers:
                 return IsClient ? OnResponseHeadersAsync(header, payload) : OnCallStartAsync(header.StreamId, payload);
             case FrameType.Message:
-                return FindStream(header)?.OnMessageFragmentAsync(payload, header.Flags) ?? ValueTask.CompletedTask;
+                Window.Spend((int)payload.Length);
+                if (FindStream(header) is { } receiving)
+                {
+                    return receiving.OnMessageFragmentAsync(payload, header.Flags);
+                }
+
+                // Bytes for a stream already closed are freed as they arrive, as HTTP/2 does.
+                FreeConnectionWindow((int)payload.Length);
+                return ValueTask.CompletedTask;
             case FrameType.HalfClose:
                 RequireSide(header, client: false);
                 FindStream(header)?.OnHalfClose();
@@ -367,6 +381,13 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
                 return ValueTask.CompletedTask;
             case FrameType.WindowUpdate:
                 var increment = PayloadCodec.ReadWindowUpdate(payload);
+                if (header.StreamId == 0)
+                {
+                    return Window.Add((int)increment)
+                        ? ValueTask.CompletedTask
+                        : throw new ProtocolException("WINDOW_UPDATE overflows the connection's window.");
+                }
+
                 if (FindStream(header) is { } stream && !stream.OnWindowUpdate((int)increment))
                 {
                     throw new ProtocolException($"WINDOW_UPDATE overflows the window of stream {header.StreamId}.");
@@ -691,6 +712,22 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Any thread: <paramref name="bytes"/> received earlier no longer count against the connection
+    /// window; the peer hears of it once half a window is owed. Never waits on the peer.
+    /// </summary>
+    internal void FreeConnectionWindow(int bytes)
+    {
+        var increment = Window.Free(bytes);
+        if (increment > 0)
+        {
+            _ = SendConnectionWindowUpdateAsync(increment);
+        }
+    }
+
+    private async Task SendConnectionWindowUpdateAsync(int increment) =>
+        await TrySendWindowUpdateAsync(0, increment).ConfigureAwait(false);
+
     /// <summary>Server: refuse new calls; calls up to the last accepted id may finish.</summary>
     public async ValueTask TrySendGoAwayAsync(Status status)
     {
@@ -752,6 +789,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             : "The connection was closed.";
         var status = new Status(StatusCode.Unavailable, detail, error);
         _slots?.Close();
+        Window.Fail(new IOException(detail, error));
         foreach (var stream in _streams.Close())
         {
             stream.OnConnectionClosed(status);

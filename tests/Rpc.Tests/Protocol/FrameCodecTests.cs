@@ -156,7 +156,7 @@ public sealed class FrameCodecTests
     [Theory]
     [InlineData((byte)FrameType.Headers, 0u)]
     [InlineData((byte)FrameType.Message, 0u)]
-    [InlineData((byte)FrameType.WindowUpdate, 0u)]
+    [InlineData((byte)FrameType.HalfClose, 0u)]
     [InlineData((byte)FrameType.Ping, 3u)]
     [InlineData((byte)FrameType.GoAway, 3u)]
     [InlineData((byte)FrameType.Settings, 3u)]
