@@ -8,7 +8,7 @@ using Grpc.Core.Interceptors;
 using Rpc.Server;
 using Rpc.TestServer;
 
-// Usage: Rpc.TestServer <address> [address ...]
+// Usage: Rpc.TestServer <address> [address ...] [--fd-headroom=N] (N: file descriptors left to open, for EMFILE tests)
 // Prints "READY <bound addresses>" once serving; SIGTERM or a closed stdin shuts it down gracefully.
 using var loggerFactory = LoggerFactory.Create(builder => builder
     .AddSimpleConsole(o => o.SingleLine = true)
@@ -54,6 +54,11 @@ if (asChild)
     await server.ParentDisconnected;
     await server.ShutdownAsync();
     return;
+}
+
+if (args.FirstOrDefault(a => a.StartsWith("--fd-headroom=", StringComparison.Ordinal)) is { } headroom)
+{
+    FileDescriptorLimit.LowerTo(int.Parse(headroom["--fd-headroom=".Length..], System.Globalization.CultureInfo.InvariantCulture));
 }
 
 Console.WriteLine("READY " + string.Join(' ', server.BoundAddresses));

@@ -52,6 +52,8 @@ internal abstract class AcceptingListener<TRaw> : ITransportListener
     protected AcceptingListener(TransportAddress address, ListenOptions options, TimeSpan handshakeTimeout)
     {
         ArgumentNullException.ThrowIfNull(options);
+        AssemblyWarmUp.Ensure();
+        DescriptorReserve.EnsureHeld();
         Address = address;
         Options = options;
         HandshakeTimeout = handshakeTimeout;
@@ -165,6 +167,11 @@ internal abstract class AcceptingListener<TRaw> : ITransportListener
             catch (Exception ex)
             {
                 _handshakeSlots.Release();
+                if (AcceptFailures.Classify(ex) == AcceptFailure.ResourceExhausted)
+                {
+                    DescriptorReserve.Release();
+                }
+
                 if (token.IsCancellationRequested || !await RecoverAsync(ex, backoff, token).ConfigureAwait(false))
                 {
                     break;
@@ -173,6 +180,16 @@ internal abstract class AcceptingListener<TRaw> : ITransportListener
                 backoff = AcceptFailures.Classify(ex) is AcceptFailure.ResourceExhausted or AcceptFailure.Unexpected
                     ? TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks))
                     : backoff;
+                continue;
+            }
+
+            if (!DescriptorReserve.EnsureHeld())
+            {
+                // Still out of descriptors: a handshake would need more of them, and threads. The
+                // peer is told at once by the close, and the backlog drains instead of waiting.
+                ListenerLog.Shed(Options.Logger, Address.ToString());
+                Discard(raw);
+                _handshakeSlots.Release();
                 continue;
             }
 

@@ -14,6 +14,9 @@ internal static partial class ListenerLog
     [LoggerMessage(102, LogLevel.Debug, "Listener {Address}: a peer went away before it was accepted: {Reason}")]
     public static partial void PeerGone(ILogger logger, string address, string reason);
 
+    [LoggerMessage(104, LogLevel.Warning, "Listener {Address} closed a connection at once: the process is out of file descriptors")]
+    public static partial void Shed(ILogger logger, string address);
+
     [LoggerMessage(103, LogLevel.Warning, "Listener {Address} failed while unbinding: {Reason}")]
     public static partial void UnbindFailed(ILogger logger, string address, string reason);
 }
