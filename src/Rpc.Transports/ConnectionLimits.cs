@@ -17,6 +17,8 @@ public sealed class ConnectionLimits
     private long _outputHighWaterMark = ConnectionOptions.DefaultOutputHighWaterMark;
     private TimeSpan _idleTimeout = Timeout.InfiniteTimeSpan;
     private TimeSpan _drainTimeout = TimeSpan.FromSeconds(5);
+    private TimeSpan _keepAlivePingDelay = Timeout.InfiniteTimeSpan;
+    private TimeSpan _keepAlivePingTimeout = TimeSpan.FromSeconds(20);
     private int _maxResetBurst = 1000;
     private double _maxResetsPerSecond = 500;
 
@@ -94,6 +96,38 @@ public sealed class ConnectionLimits
     }
 
     /// <summary>
+    /// When nothing has arrived on a connection for this long, a PING is sent, so a peer that
+    /// vanished without closing (a TCP peer behind a dead link, a frozen process) is found even when
+    /// no call is writing. Positive, or <see cref="Timeout.InfiniteTimeSpan"/> for never. Default:
+    /// never, as grpc-dotnet's <c>SocketsHttpHandler.KeepAlivePingDelay</c> and Kestrel's.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Zero or negative (other than infinite).</exception>
+    public TimeSpan KeepAlivePingDelay
+    {
+        get => _keepAlivePingDelay;
+        set => _keepAlivePingDelay = CheckPositiveOrInfinite(value, nameof(KeepAlivePingDelay));
+    }
+
+    /// <summary>
+    /// How long the keepalive PING may go unanswered (nothing at all arriving) before the connection
+    /// is closed and its calls fail <c>Unavailable</c>. Positive. Default: 20 s, as grpc-dotnet and Kestrel.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Zero, negative or infinite.</exception>
+    public TimeSpan KeepAlivePingTimeout
+    {
+        get => _keepAlivePingTimeout;
+        set
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                throw new ArgumentOutOfRangeException(nameof(KeepAlivePingTimeout), value, $"{nameof(KeepAlivePingTimeout)} must be positive.");
+            }
+
+            _keepAlivePingTimeout = value;
+        }
+    }
+
+    /// <summary>
     /// How long a closing connection lets what it wrote reach the peer before it is torn down, so a
     /// peer that stopped reading cannot hold a close. Positive. Default: 5 s.
     /// </summary>
@@ -155,6 +189,8 @@ public sealed class ConnectionLimits
         },
         OutputHighWaterMark = OutputHighWaterMark,
         IdleTimeout = IdleTimeout,
+        KeepAlivePingDelay = KeepAlivePingDelay,
+        KeepAlivePingTimeout = KeepAlivePingTimeout,
         DrainTimeout = DrainTimeout,
         ResetBurst = MaxResetBurst,
         ResetsPerSecond = MaxResetsPerSecond,

@@ -15,4 +15,7 @@ internal static partial class ConnectionLog
 
     [LoggerMessage(4, LogLevel.Error, "Connection {Peer} failed while reading")]
     public static partial void ReadLoopFailed(ILogger logger, string peer, Exception exception);
+
+    [LoggerMessage(5, LogLevel.Warning, "Connection {Peer} is closed: no answer to a keepalive ping within {TimeoutSeconds} s")]
+    public static partial void KeepAliveTimedOut(ILogger logger, string peer, double timeoutSeconds);
 }

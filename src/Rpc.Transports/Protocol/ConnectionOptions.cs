@@ -53,6 +53,15 @@ internal sealed record ConnectionOptions
     /// </summary>
     public TimeSpan IdleTimeout { get; init; } = Timeout.InfiniteTimeSpan;
 
+    /// <summary>
+    /// With nothing received for this long, a PING goes out; off by default
+    /// (<see cref="Timeout.InfiniteTimeSpan"/>), as in grpc-dotnet and Kestrel.
+    /// </summary>
+    public TimeSpan KeepAlivePingDelay { get; init; } = Timeout.InfiniteTimeSpan;
+
+    /// <summary>How long the keepalive PING's ack (or any frame) may take before the connection is aborted.</summary>
+    public TimeSpan KeepAlivePingTimeout { get; init; } = TimeSpan.FromSeconds(20);
+
     /// <summary>The clock the reset budget and idle timeout run on; a seam for tests that simulate time.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

@@ -40,6 +40,8 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private long _nextPing;
     private readonly ResetBudget _resets;
     private readonly TimeSpan _idleTimeout;
+    private readonly TimeSpan _keepAliveDelay;
+    private readonly TimeSpan _keepAliveTimeout;
     private readonly TimeProvider _timeProvider;
     // The idle check: a timer thread reads these; streams starting (read loop or writers) bump the count.
     private ITimer? _idleTimer;
@@ -67,6 +69,8 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         AssemblyPool = options.AssemblyPool;
         _resets = new ResetBudget(options.ResetBurst, options.ResetsPerSecond, options.TimeProvider);
         _idleTimeout = options.IdleTimeout;
+        _keepAliveDelay = options.KeepAlivePingDelay;
+        _keepAliveTimeout = options.KeepAlivePingTimeout;
         _timeProvider = options.TimeProvider;
         PeerSettings = new ConnectionSettings();
         // The send side opens when the peer's SETTINGS name its size.
@@ -158,6 +162,8 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         {
             _idleTimer = _timeProvider.CreateTimer(static state => ((MultiplexedConnection)state!).OnIdleTick(), this, _idleTimeout, _idleTimeout);
         }
+
+        StartKeepAlive(_keepAliveDelay);
     }
 
     /// <summary>
@@ -278,6 +284,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             {
                 var result = await _input.ReadAsync().ConfigureAwait(false);
                 var buffer = result.Buffer;
+                MarkRead();
                 _assemblies.SweepIfRequested();
                 try
                 {
@@ -329,7 +336,9 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
         finally
         {
-            await CloseAsync(error).ConfigureAwait(false);
+            // An abort names its reason (a keepalive that went unanswered) to the calls it fails,
+            // however the read ended under it.
+            await CloseAsync(Volatile.Read(ref _abortReason) ?? error).ConfigureAwait(false);
             _assemblies.ReleaseAll();
         }
     }
@@ -783,6 +792,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
 
         Interlocked.CompareExchange(ref _state, (int)ConnectionState.Draining, (int)ConnectionState.Open);
         _idleTimer?.Dispose();
+        _keepAliveTimer?.Dispose();
         // The peer's GOAWAY names why it ended the connection better than the end of stream that follows it.
         var detail = error is not null ? "The connection was closed: " + error.Message
             : Volatile.Read(ref _goAwayDetail) is { } reason ? "The connection was closed by the peer: " + reason
