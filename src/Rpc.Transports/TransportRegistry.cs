@@ -13,7 +13,7 @@ namespace Rpc.Transports;
 public sealed class TransportRegistry
 {
     internal const string AcceptedForms =
-        "Accepted forms: unix:///absolute/path, unix:relative/path, pipe://name, tcp://host:port, tcps://host:port, shm://name.";
+        "Accepted forms: unix:///absolute/path, unix:relative/path, pipe://name, tcp://host:port, tcps://host:port, shm://name, inproc://name.";
 
     private readonly ConcurrentDictionary<string, ITransport> _transports = new(StringComparer.Ordinal);
 
@@ -53,6 +53,7 @@ public sealed class TransportRegistry
         registry.Register(new NamedPipeTransport());
         registry.Register(new TcpTransport(new TcpTransportOptions()));
         registry.Register(new SharedMemoryTransport(new SharedMemoryTransportOptions()));
+        registry.Register(new InProcess.InProcessTransport());
         return registry;
     }
 }

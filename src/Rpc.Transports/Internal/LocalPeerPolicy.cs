@@ -16,6 +16,9 @@ internal static partial class LocalPeerPolicy
     /// <summary>This process's effective user id; <see langword="null"/> on Windows.</summary>
     public static uint? ServerUserId => s_serverUserId.Value;
 
+    /// <summary>This process's effective group id; null on Windows.</summary>
+    public static uint? ServerGroupId => OperatingSystem.IsWindows() ? null : GetEffectiveGroupId();
+
     /// <summary>Whether <paramref name="options"/> admit only this process's own user (the default).</summary>
     public static bool OwnUserOnly(ListenOptions options) =>
         !options.AllowAnyUser && options.AllowedUserIds.Count == 0 && options.AllowedGroupIds.Count == 0;
@@ -55,4 +58,7 @@ internal static partial class LocalPeerPolicy
 
     [LibraryImport("libc", EntryPoint = "geteuid")]
     private static partial uint GetEffectiveUserId();
+
+    [LibraryImport("libc", EntryPoint = "getegid")]
+    private static partial uint GetEffectiveGroupId();
 }
