@@ -1,0 +1,18 @@
+using Rpc.Server.Internal;
+using Rpc.Transports;
+
+namespace Rpc.Server.Hosting;
+
+/// <summary>
+/// What the builder collected, read once when the container creates the server. Filled in while
+/// the container is being set up (one thread), only read after it is built.
+/// </summary>
+internal sealed class RpcServerRegistrations
+{
+    /// <summary>Binds one added service type into the server's methods, activated from the container.</summary>
+    public List<(Type ServiceType, Action<MethodRegistry, IServiceProvider> Bind)> Services { get; } = [];
+
+    public List<(string Address, Action<ListenOptions>? Configure)> Addresses { get; } = [];
+
+    public bool HasService(Type serviceType) => Services.Exists(s => s.ServiceType == serviceType);
+}
