@@ -34,8 +34,8 @@ internal sealed class TestHost : IAsyncDisposable
         }
         catch
         {
-            await host.StopAsync().DefaultTimeout();
-            host.Dispose();
+            // A host that failed to start has nothing to stop (StopAsync would throw over it).
+            await ((IAsyncDisposable)host).DisposeAsync().DefaultTimeout();
             throw;
         }
 
