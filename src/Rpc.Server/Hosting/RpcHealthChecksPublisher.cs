@@ -1,0 +1,21 @@
+using Grpc.HealthCheck;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Rpc.Server.Hosting;
+
+/// <summary>
+/// Copies each health report (published every <see cref="HealthCheckPublisherOptions.Period"/>,
+/// 30 s by default) into <see cref="HealthServiceImpl"/>, whose Watch streams tell clients of each change.
+/// </summary>
+internal sealed class RpcHealthChecksPublisher(HealthServiceImpl health, HealthServiceNames names) : IHealthCheckPublisher
+{
+    public Task PublishAsync(HealthReport report, CancellationToken cancellationToken)
+    {
+        foreach (var (name, predicate) in names.Names)
+        {
+            health.SetStatus(name, HealthStatusMapping.ToServingStatus(report, predicate));
+        }
+
+        return Task.CompletedTask;
+    }
+}
