@@ -1,6 +1,7 @@
 using Grpc.HealthCheck;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
 using Rpc.Server.Hosting;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -15,7 +16,8 @@ public static class RpcHealthChecksBuilderExtensions
     /// when asked; Watch gets a fresh result first, then each change the health check publisher
     /// reports (every <see cref="HealthCheckPublisherOptions.Period"/>). The empty name and each
     /// service added through the builder follow every check unless <paramref name="configure"/>
-    /// maps them otherwise; see <see cref="RpcHealthCheckOptions"/>.
+    /// maps them otherwise; see <see cref="RpcHealthCheckOptions"/>. When the host begins to stop,
+    /// every name turns NOT_SERVING before the server stops taking calls.
     /// </summary>
     public static IRpcHealthChecksBuilder AddHealthChecks(this IRpcServerBuilder builder, Action<RpcHealthCheckOptions>? configure = null)
     {
@@ -26,6 +28,7 @@ public static class RpcHealthChecksBuilderExtensions
         services.TryAddSingleton<HealthServiceNames>();
         services.TryAddSingleton<RpcHealthService>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHealthCheckPublisher, RpcHealthChecksPublisher>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RpcHealthStoppingService>());
         services.AddOptions<RpcHealthCheckOptions>();
         if (configure is not null)
         {

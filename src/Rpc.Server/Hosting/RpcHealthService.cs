@@ -10,10 +10,28 @@ namespace Rpc.Server.Hosting;
 /// serves it by default: Check runs the name's health checks there and then (NOT_FOUND for a
 /// name the server does not know); Watch answers first with a fresh result the same way, then
 /// with each change the publisher sees (Grpc.HealthCheck's <see cref="HealthServiceImpl"/>,
-/// which bounds how many watchers it keeps).
+/// which bounds how many watchers it keeps). Once the host begins to stop, every name is
+/// NOT_SERVING, as grpc-go's health server does on graceful stop, so watchers learn it before the
+/// server refuses calls.
 /// </summary>
+/// <remarks>Threads: <see cref="_stopping"/> is written once by the host's stopping thread and read by calls.</remarks>
 internal sealed class RpcHealthService(HealthServiceImpl cache, HealthCheckService checks, HealthServiceNames names) : Health.HealthBase
 {
+    private volatile bool _stopping;
+
+    /// <summary>Whether the host has begun to stop; the publisher then leaves the statuses alone.</summary>
+    public bool Stopping => _stopping;
+
+    /// <summary>Sets every name NOT_SERVING for good (called when the host begins to stop).</summary>
+    public void MarkStopping()
+    {
+        _stopping = true;
+        foreach (var name in names.Names.Keys)
+        {
+            cache.SetStatus(name, HealthCheckResponse.Types.ServingStatus.NotServing);
+        }
+    }
+
     public override async Task<HealthCheckResponse> Check(HealthCheckRequest request, ServerCallContext context)
     {
         if (!names.Names.TryGetValue(request.Service, out var predicate))
@@ -34,6 +52,11 @@ internal sealed class RpcHealthService(HealthServiceImpl cache, HealthCheckServi
 
     private async Task<HealthCheckResponse.Types.ServingStatus> CheckAsync(Func<string, IEnumerable<string>, bool> predicate, CancellationToken cancellationToken)
     {
+        if (_stopping)
+        {
+            return HealthCheckResponse.Types.ServingStatus.NotServing;
+        }
+
         var report = await checks.CheckHealthAsync(r => predicate(r.Name, r.Tags), cancellationToken).ConfigureAwait(false);
         return HealthStatusMapping.ToServingStatus(report, predicate);
     }

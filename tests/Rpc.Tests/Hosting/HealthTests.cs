@@ -63,6 +63,34 @@ public sealed class HealthTests
     }
 
     [Fact]
+    public async Task Watch_HostStops_NotServingBeforeTheStreamEnds()
+    {
+        var address = "unix://" + TestPaths.NewSocketPath();
+        var host = await TestHost.StartAsync(services =>
+            services.AddRpcServer(o => o.ShutdownTimeout = TimeSpan.FromSeconds(1)).AddService<ConformanceService>().Listen(address)
+                .AddHealthChecks().AddCheck("switch", new SwitchableHealthCheck()));
+        try
+        {
+            using var channel = RpcChannel.ForAddress(address);
+            using var watch = new Health.HealthClient(channel).Watch(new HealthCheckRequest());
+            Assert.True(await watch.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout());
+            Assert.Equal(ServingStatus.Serving, watch.ResponseStream.Current.Status);
+
+            var stopping = host.Host.StopAsync();
+            await ReadUntilAsync(watch.ResponseStream, ServingStatus.NotServing);
+            await stopping.DefaultTimeout();
+
+            // The watch outlived the shutdown timeout, so the server ended it.
+            var ended = await Assert.ThrowsAsync<RpcException>(() => watch.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout());
+            Assert.Equal(StatusCode.Unavailable, ended.StatusCode);
+        }
+        finally
+        {
+            await host.DisposeAsync();
+        }
+    }
+
+    [Fact]
     public async Task Watch_UnknownService_ServiceUnknown()
     {
         await using var host = await StartAsync("unix", new SwitchableHealthCheck());
