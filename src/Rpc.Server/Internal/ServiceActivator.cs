@@ -29,6 +29,8 @@ internal sealed class ServiceActivator<TService>
         _factory = registered ? null : ActivatorUtilities.CreateFactory(typeof(TService), Type.EmptyTypes);
     }
 
+    // One method per call kind rather than one taking a lambda: the handler's arguments then
+    // travel as parameters, not in a closure allocated for every call.
     public async Task<TResponse> UnaryAsync<TRequest, TResponse>(
         Func<TService, TRequest, ServerCallContext, Task<TResponse>> handler, TRequest request, ServerCallContext context)
     {

@@ -17,94 +17,51 @@ public sealed class ServerHostingTests
     [Fact]
     public async Task AddService_Scoped_NewInstanceAndScopePerCallDisposedAfterEach()
     {
-        var address = "unix://" + TestPaths.NewSocketPath();
-        var tracker = new LifetimeTracker();
-        await using var host = await TestHost.StartAsync(services =>
-        {
-            services.AddSingleton(tracker).AddScoped<ScopedDependency>().AddScoped<LifetimeService>();
-            services.AddRpcServer().AddService<LifetimeService>().Listen(address);
-        });
-        using var channel = RpcChannel.ForAddress(address);
-        var client = new TestService.TestServiceClient(channel);
+        await using var host = await LifetimeHost.StartAsync(services => services.AddScoped<LifetimeService>());
 
-        for (var i = 0; i < CallCount; i++)
-        {
-            await client.EmptyCallAsync(new Empty()).ResponseAsync.DefaultTimeout();
-        }
+        await host.CallAsync(CallCount);
 
-        Assert.Equal(CallCount, tracker.Services.Distinct().Count());
-        Assert.All(tracker.Services, s => Assert.Equal(1, s.Calls));
+        Assert.Equal(CallCount, host.Tracker.Services.Distinct().Count());
+        Assert.All(host.Tracker.Services, s => Assert.Equal(1, s.Calls));
         // The scope ends with the handler, before the status is sent: every call's is gone by now.
-        Assert.Equal(CallCount, tracker.DisposedServices);
-        Assert.Equal(CallCount, tracker.DisposedDependencies);
+        Assert.Equal(CallCount, host.Tracker.DisposedServices);
+        Assert.Equal(CallCount, host.Tracker.DisposedDependencies);
     }
 
     [Fact]
     public async Task AddService_Transient_NewInstancePerCallDisposedAfterEach()
     {
-        var address = "unix://" + TestPaths.NewSocketPath();
-        var tracker = new LifetimeTracker();
-        await using var host = await TestHost.StartAsync(services =>
-        {
-            services.AddSingleton(tracker).AddScoped<ScopedDependency>().AddTransient<LifetimeService>();
-            services.AddRpcServer().AddService<LifetimeService>().Listen(address);
-        });
-        using var channel = RpcChannel.ForAddress(address);
-        var client = new TestService.TestServiceClient(channel);
+        await using var host = await LifetimeHost.StartAsync(services => services.AddTransient<LifetimeService>());
 
-        for (var i = 0; i < CallCount; i++)
-        {
-            await client.EmptyCallAsync(new Empty()).ResponseAsync.DefaultTimeout();
-        }
+        await host.CallAsync(CallCount);
 
-        Assert.Equal(CallCount, tracker.Services.Distinct().Count());
-        Assert.Equal(CallCount, tracker.DisposedServices);
+        Assert.Equal(CallCount, host.Tracker.Services.Distinct().Count());
+        Assert.Equal(CallCount, host.Tracker.DisposedServices);
     }
 
     [Fact]
     public async Task AddService_Singleton_OneInstanceForEveryCall()
     {
-        var address = "unix://" + TestPaths.NewSocketPath();
-        var tracker = new LifetimeTracker();
-        await using var host = await TestHost.StartAsync(services =>
-        {
-            services.AddSingleton(tracker).AddScoped<ScopedDependency>().AddSingleton(sp => new LifetimeService(tracker, new ScopedDependency(tracker)));
-            services.AddRpcServer().AddService<LifetimeService>().Listen(address);
-        });
-        using var channel = RpcChannel.ForAddress(address);
-        var client = new TestService.TestServiceClient(channel);
+        await using var host = await LifetimeHost.StartAsync(services =>
+            services.AddSingleton(sp => new LifetimeService(sp.GetRequiredService<LifetimeTracker>(), new ScopedDependency(sp.GetRequiredService<LifetimeTracker>()))));
 
-        for (var i = 0; i < CallCount; i++)
-        {
-            await client.EmptyCallAsync(new Empty()).ResponseAsync.DefaultTimeout();
-        }
+        await host.CallAsync(CallCount);
 
-        var service = Assert.Single(tracker.Services);
+        var service = Assert.Single(host.Tracker.Services);
         Assert.Equal(CallCount, service.Calls);
-        Assert.Equal(0, tracker.DisposedServices);
+        Assert.Equal(0, host.Tracker.DisposedServices);
     }
 
     [Fact]
     public async Task AddService_NotRegistered_CreatedWithDependenciesPerCallAndDisposed()
     {
-        var address = "unix://" + TestPaths.NewSocketPath();
-        var tracker = new LifetimeTracker();
-        await using var host = await TestHost.StartAsync(services =>
-        {
-            services.AddSingleton(tracker).AddScoped<ScopedDependency>();
-            services.AddRpcServer().AddService<LifetimeService>().Listen(address);
-        });
-        using var channel = RpcChannel.ForAddress(address);
-        var client = new TestService.TestServiceClient(channel);
+        await using var host = await LifetimeHost.StartAsync(_ => { });
 
-        for (var i = 0; i < CallCount; i++)
-        {
-            await client.EmptyCallAsync(new Empty()).ResponseAsync.DefaultTimeout();
-        }
+        await host.CallAsync(CallCount);
 
-        Assert.Equal(CallCount, tracker.Services.Distinct().Count());
-        Assert.Equal(CallCount, tracker.DisposedServices);
-        Assert.Equal(CallCount, tracker.DisposedDependencies);
+        Assert.Equal(CallCount, host.Tracker.Services.Distinct().Count());
+        Assert.Equal(CallCount, host.Tracker.DisposedServices);
+        Assert.Equal(CallCount, host.Tracker.DisposedDependencies);
     }
 
     [Fact]
