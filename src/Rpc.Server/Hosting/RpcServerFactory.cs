@@ -13,6 +13,11 @@ internal static class RpcServerFactory
         // Reading the options runs the configuration binding: a bad value fails here, when the host starts.
         var options = services.GetRequiredService<IOptions<RpcServerOptions>>().Value;
         options.LoggerFactory ??= services.GetService<ILoggerFactory>();
+        foreach (var interceptor in registrations.Interceptors)
+        {
+            options.Interceptors.Add(interceptor(services));
+        }
+
         var server = new RpcServer(options);
         foreach (var (_, bind) in registrations.Services)
         {

@@ -1,3 +1,5 @@
+using Grpc.Core.Interceptors;
+using Microsoft.Extensions.DependencyInjection;
 using Rpc.Server.Internal;
 using Rpc.Transports;
 
@@ -14,5 +16,22 @@ internal sealed class RpcServerRegistrations
 
     public List<(string Address, Action<ListenOptions>? Configure)> Addresses { get; } = [];
 
+    /// <summary>Interceptors to take from the container when the server is built, after those in the options.</summary>
+    public List<Func<IServiceProvider, Interceptor>> Interceptors { get; } = [];
+
     public bool HasService(Type serviceType) => Services.Exists(s => s.ServiceType == serviceType);
+
+    /// <summary>The registrations <c>AddRpcServer</c> put in <paramref name="services"/>, if it has been called.</summary>
+    public static RpcServerRegistrations? Find(IServiceCollection services)
+    {
+        foreach (var descriptor in services)
+        {
+            if (descriptor.ServiceType == typeof(RpcServerRegistrations) && !descriptor.IsKeyedService && descriptor.ImplementationInstance is RpcServerRegistrations found)
+            {
+                return found;
+            }
+        }
+
+        return null;
+    }
 }

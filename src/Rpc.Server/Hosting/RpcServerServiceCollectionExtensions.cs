@@ -20,7 +20,7 @@ public static class RpcServerServiceCollectionExtensions
     public static IRpcServerBuilder AddRpcServer(this IServiceCollection services, Action<RpcServerOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        var registrations = FindRegistrations(services);
+        var registrations = RpcServerRegistrations.Find(services);
         if (registrations is null)
         {
             registrations = new RpcServerRegistrations();
@@ -37,18 +37,5 @@ public static class RpcServerServiceCollectionExtensions
         }
 
         return new RpcServerBuilder(services, registrations);
-    }
-
-    private static RpcServerRegistrations? FindRegistrations(IServiceCollection services)
-    {
-        foreach (var descriptor in services)
-        {
-            if (descriptor.ServiceType == typeof(RpcServerRegistrations) && !descriptor.IsKeyedService && descriptor.ImplementationInstance is RpcServerRegistrations found)
-            {
-                return found;
-            }
-        }
-
-        return null;
     }
 }

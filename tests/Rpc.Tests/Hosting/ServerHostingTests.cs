@@ -139,6 +139,28 @@ public sealed class ServerHostingTests
     }
 
     [Fact]
+    public async Task AddInterceptor_FromTheContainer_RunsAroundEveryCall()
+    {
+        var address = "unix://" + TestPaths.NewSocketPath();
+        var counter = new CountingServerInterceptor();
+        await using var host = await TestHost.StartAsync(services =>
+        {
+            services.AddSingleton(counter);
+            services.AddRpcServer().AddService<ConformanceService>().Listen(address)
+                .AddHealthChecks().AddInterceptor<CountingServerInterceptor>().AddInterceptor<TokenServerInterceptor>();
+        });
+        using var channel = RpcChannel.ForAddress(address);
+        var client = new TestService.TestServiceClient(channel);
+
+        var refused = await Assert.ThrowsAsync<RpcException>(() => client.EmptyCallAsync(new Empty()).ResponseAsync.DefaultTimeout());
+        await client.EmptyCallAsync(new Empty(), new Metadata { { "x-token", "t" } }).ResponseAsync.DefaultTimeout();
+
+        Assert.Equal(StatusCode.Unauthenticated, refused.StatusCode);
+        // The counter is outermost: it saw the refused call too.
+        Assert.Equal(2, counter.Calls);
+    }
+
+    [Fact]
     public void AddService_NotAGeneratedService_ThrowsNamingTheType()
     {
         var services = new ServiceCollection();
