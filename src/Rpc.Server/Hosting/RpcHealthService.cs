@@ -10,7 +10,8 @@ namespace Rpc.Server.Hosting;
 /// serves it by default: Check runs the name's health checks there and then (NOT_FOUND for a
 /// name the server does not know); Watch answers first with a fresh result the same way, then
 /// with each change the publisher sees (Grpc.HealthCheck's <see cref="HealthServiceImpl"/>,
-/// which bounds how many watchers it keeps). Once the host begins to stop, every name is
+/// which queues at most five statuses per watcher, dropping the oldest, so a watcher that stops
+/// reading costs a bounded amount). Once the host begins to stop, every name is
 /// NOT_SERVING, as grpc-go's health server does on graceful stop, so watchers learn it before the
 /// server refuses calls.
 /// </summary>
