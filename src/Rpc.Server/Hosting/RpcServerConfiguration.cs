@@ -7,7 +7,8 @@ namespace Rpc.Server.Hosting;
 /// <summary>
 /// Reads the <c>Rpc:Server</c> configuration section: <c>Addresses</c> (a list) and every scalar
 /// setting of <see cref="RpcServerOptions"/> by its property name (<c>MaxReceiveMessageSize</c>,
-/// <c>ShutdownTimeout</c> as <c>00:00:05</c>, ...). It is strict on purpose: a key that names no
+/// <c>ShutdownTimeout</c> as <c>00:00:05</c>, ...), and those of <see cref="RpcServerOptions.Limits"/>
+/// under <c>Limits</c> (<c>Limits:KeepAlivePingDelay</c>, <c>Limits:IdleTimeout</c> as <c>Infinite</c>, ...). It is strict on purpose: a key that names no
 /// setting (a typo), a value that does not parse, or a size or timeout below its floor stops the
 /// host from starting with a message naming the key, instead of being ignored and leaving the
 /// default in force without a word.
@@ -17,10 +18,12 @@ internal static class RpcServerConfiguration
     public const string SectionName = "Rpc:Server";
     public const string AddressesKey = "Addresses";
 
-    private static readonly Dictionary<string, PropertyInfo> Settings = typeof(RpcServerOptions)
-        .GetProperties(BindingFlags.Public | BindingFlags.Instance)
-        .Where(p => p.CanWrite && p.SetMethod!.IsPublic && IsScalar(p.PropertyType))
-        .ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
+    /// <summary>The sub-section that binds <see cref="RpcServerOptions.Limits"/> (<c>Rpc:Server:Limits:IdleTimeout</c>, ...).</summary>
+    public const string LimitsKey = "Limits";
+
+    private static readonly Dictionary<string, PropertyInfo> Settings = ScalarSettings(typeof(RpcServerOptions));
+
+    private static readonly Dictionary<string, PropertyInfo> LimitSettings = ScalarSettings(typeof(Rpc.Transports.ConnectionLimits));
 
     // Settings whose zero means nothing useful: a 0-byte message limit or a zero timeout would fail every call.
     private static readonly HashSet<string> MustBePositive = new(StringComparer.OrdinalIgnoreCase)
@@ -42,28 +45,49 @@ internal static class RpcServerConfiguration
                 continue;
             }
 
-            if (!Settings.TryGetValue(child.Key, out var property))
+            if (string.Equals(child.Key, LimitsKey, StringComparison.OrdinalIgnoreCase))
             {
-                throw new InvalidOperationException(
-                    $"Configuration key '{child.Path}' is not a setting of the Rpc server; the section takes {AddressesKey} and {string.Join(", ", Settings.Keys.Order(StringComparer.Ordinal))}.");
+                foreach (var limit in child.GetChildren())
+                {
+                    Set(limit, options.Limits, LimitSettings, "Rpc server's limits");
+                }
+
+                continue;
             }
 
-            if (child.Value is null)
-            {
-                throw new InvalidOperationException($"Configuration key '{child.Path}' must be a single value, not a section.");
-            }
-
-            var value = Parse(child, property.PropertyType);
-            try
-            {
-                property.SetValue(options, value);
-            }
-            catch (TargetInvocationException ex) when (ex.InnerException is ArgumentException inner)
-            {
-                throw new InvalidOperationException($"Configuration key '{child.Path}': '{child.Value}' is refused: {inner.Message}", inner);
-            }
+            Set(child, options, Settings, "Rpc server");
         }
     }
+
+    private static void Set(IConfigurationSection setting, object target, Dictionary<string, PropertyInfo> settings, string owner)
+    {
+        if (!settings.TryGetValue(setting.Key, out var property))
+        {
+            var extra = ReferenceEquals(settings, Settings) ? $"{AddressesKey}, {LimitsKey} (a section) and " : string.Empty;
+            throw new InvalidOperationException(
+                $"Configuration key '{setting.Path}' is not a setting of the {owner}; the section takes {extra}{string.Join(", ", settings.Keys.Order(StringComparer.Ordinal))}.");
+        }
+
+        if (setting.Value is null)
+        {
+            throw new InvalidOperationException($"Configuration key '{setting.Path}' must be a single value, not a section.");
+        }
+
+        var value = Parse(setting, property.PropertyType);
+        try
+        {
+            property.SetValue(target, value);
+        }
+        catch (TargetInvocationException ex) when (ex.InnerException is ArgumentException inner)
+        {
+            throw new InvalidOperationException($"Configuration key '{setting.Path}': '{setting.Value}' is refused: {inner.Message}", inner);
+        }
+    }
+
+    private static Dictionary<string, PropertyInfo> ScalarSettings(Type type) => type
+        .GetProperties(BindingFlags.Public | BindingFlags.Instance)
+        .Where(p => p.CanWrite && p.SetMethod!.IsPublic && IsScalar(p.PropertyType))
+        .ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The addresses under <c>Rpc:Server:Addresses</c>, each with its key, in order.</summary>
     /// <exception cref="InvalidOperationException">An entry is empty or a section.</exception>
@@ -113,6 +137,11 @@ internal static class RpcServerConfiguration
         {
             value = real;
         }
+        else if (target == typeof(TimeSpan) && string.Equals(text, "Infinite", StringComparison.OrdinalIgnoreCase))
+        {
+            // Limits such as IdleTimeout and KeepAlivePingDelay take Timeout.InfiniteTimeSpan for "never".
+            value = Timeout.InfiniteTimeSpan;
+        }
         else if (target == typeof(TimeSpan) && TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var span) && span >= TimeSpan.Zero)
         {
             value = span;
@@ -145,7 +174,7 @@ internal static class RpcServerConfiguration
 
     private static string Describe(Type type) => type switch
     {
-        _ when type == typeof(TimeSpan) => "duration (hh:mm:ss, not negative)",
+        _ when type == typeof(TimeSpan) => "duration (hh:mm:ss, not negative, or Infinite)",
         _ when type == typeof(bool) => "boolean (true or false)",
         _ when type.IsEnum => $"value ({string.Join(", ", Enum.GetNames(type))})",
         _ => $"non-negative {type.Name}",

@@ -244,7 +244,10 @@ public abstract class ProcessFaultTests
             _output.WriteLine($"{GetType().Name}: first call behind 1,000 silent connections took {stopwatch.ElapsedMilliseconds} ms");
 
             // Far below any handshake timeout: a silent peer must not hold up accepting others.
-            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(2), $"A real client waited {stopwatch.Elapsed} behind silent connections.");
+            // Not a latency goal (that lives in the benchmarks): an accept loop that ran handshakes
+            // one at a time would hold the client for at least one 10 s handshake timeout; a loaded
+            // 2-core machine has been seen to take 4 s here.
+            Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(8), $"A real client waited {stopwatch.Elapsed} behind silent connections.");
         }
         finally
         {

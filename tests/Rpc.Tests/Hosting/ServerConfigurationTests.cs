@@ -14,6 +14,27 @@ namespace Rpc.Tests.Hosting;
 public sealed class ServerConfigurationTests
 {
     [Fact]
+    public async Task Configuration_LimitsSection_BoundIntoConnectionLimits()
+    {
+        await using var host = await TestHost.StartAsync(
+            services => services.AddRpcServer().AddService<ConformanceService>(),
+            new Dictionary<string, string?>
+            {
+                ["Rpc:Server:Addresses:0"] = "tcp://127.0.0.1:0",
+                ["Rpc:Server:Limits:KeepAlivePingDelay"] = "00:00:30",
+                ["Rpc:Server:Limits:IdleTimeout"] = "Infinite",
+                ["Rpc:Server:Limits:MaxHeaderListSize"] = "4096",
+                ["Rpc:Server:Limits:MaxResetsPerSecond"] = "100.5",
+            });
+
+        var limits = host.Services.GetRequiredService<IOptions<RpcServerOptions>>().Value.Limits;
+        Assert.Equal(TimeSpan.FromSeconds(30), limits.KeepAlivePingDelay);
+        Assert.Equal(Timeout.InfiniteTimeSpan, limits.IdleTimeout);
+        Assert.Equal(4096, limits.MaxHeaderListSize);
+        Assert.Equal(100.5, limits.MaxResetsPerSecond);
+    }
+
+    [Fact]
     public async Task Configuration_AddressesLimitsAndTimeouts_Bound()
     {
         var path = TestPaths.NewSocketPath();
@@ -89,6 +110,8 @@ public sealed class ServerConfigurationTests
     }
 
     [Theory]
+    [InlineData("Rpc:Server:Limits:MaxHeaderListSize", "10")]
+    [InlineData("Rpc:Server:Limits:NoSuchLimit", "1")]
     [InlineData("Rpc:Server:MaxReceiveMessageSize", "lots")]
     [InlineData("Rpc:Server:MaxReceiveMessageSize", "-1")]
     [InlineData("Rpc:Server:MaxSendMessageSize", "0")]
