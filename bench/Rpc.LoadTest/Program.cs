@@ -9,10 +9,17 @@ using Rpc.Benchmarks;
 //   Rpc.LoadTest [--duration 3] [--warmup 1] [--out docs]   runs every scenario against every target
 //                [--scenario "server streaming"] [--targets rpc-tcp,grpc-uds]   or some of them
 //   Rpc.LoadTest serve                                     the server process it starts itself
+//   Rpc.LoadTest raw-serve unix|shm PATH                   the framework-free echo process of the floor
 //   Rpc.LoadTest chart docs/benchmark-results.json docs    redraws the charts of an earlier run
 if (args is ["serve", ..])
 {
     await BenchmarkServer.RunAsync(Path.GetTempPath());
+    return 0;
+}
+
+if (args is ["raw-serve", var floorKind, var floorPath])
+{
+    RawFloor.Serve(floorKind, floorPath);
     return 0;
 }
 
@@ -74,6 +81,17 @@ foreach (var (name, run) in runs.Where(r => r.Name.Contains(onlyScenario, String
     }
 }
 
+// The floor: the same 64-byte round trip between two processes with no framework, same run.
+if ("unary latency".Contains(onlyScenario, StringComparison.Ordinal))
+{
+    foreach (var kind in new[] { "unix", "shm" })
+    {
+        var floor = await RawFloor.MeasureAsync(kind, warmup, duration);
+        measurements.Add(floor);
+        Console.Error.WriteLine($"{floor.Scenario,-40} {floor.Target,-10} {floor.Value,14:N1} {floor.Unit}");
+    }
+}
+
 foreach (var target in targets)
 {
     target.Dispose();
@@ -120,6 +138,29 @@ internal static class Report
             $"{Environment.ProcessorCount} cores{(cpu is null ? "" : $" ({cpu})")}, {RuntimeInformation.OSDescription}, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC");
     }
 
+    /// <summary>Each transport's p50 as a multiple of the framework-free round trip over the same medium.</summary>
+    private static void AppendFloorDistances(StringBuilder text, IReadOnlyList<Measurement> measurements)
+    {
+        var latency = measurements.Where(m => m.Scenario == "unary 64 B sequential latency (p50)").ToDictionary(m => m.Target);
+        var pairs = new[] { ("rpc-unix", "floor-unix"), ("rpc-pipe", "floor-unix"), ("rpc-tcp", "floor-unix"), ("grpc-uds", "floor-unix"), ("rpc-shm", "floor-shm") };
+        var rows = pairs.Where(p => latency.ContainsKey(p.Item1) && latency.ContainsKey(p.Item2)).ToList();
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        text.AppendLine("### distance to the floor (unary 64 B p50 ÷ raw ping-pong p50, same run; lower is better)");
+        text.AppendLine();
+        text.AppendLine("| target | floor | × floor |");
+        text.AppendLine("|---|---|---|");
+        foreach (var (target, floor) in rows)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"| {target} | {floor} ({latency[floor].Value:0.0} µs) | {latency[target].Value / latency[floor].Value:0.0}× |");
+        }
+
+        text.AppendLine();
+    }
+
     public static string Markdown(IReadOnlyList<Measurement> measurements, string machine, TimeSpan duration, TimeSpan warmup)
     {
         var text = new StringBuilder();
@@ -144,6 +185,7 @@ internal static class Report
             text.AppendLine();
         }
 
+        AppendFloorDistances(text, measurements);
         return text.ToString();
     }
 }
