@@ -26,6 +26,7 @@ if (Environment.GetEnvironmentVariable("RPC_TEST_CERT") is { } certificatePath)
 
 options.Interceptors.Add(new HandlerReportingInterceptor());
 options.Interceptors.Add(new TrailerStampingInterceptor());
+options.Interceptors.Add(new TraceEchoInterceptor());
 await using var server = new RpcServer(options);
 server.AddService(new ConformanceService());
 var asChild = args is ["--parent-pipes"];

@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Grpc.Core;
+using Rpc.Transports.Diagnostics;
 using Rpc.Transports.Internal;
 using Rpc.Transports.Messages;
 using Rpc.Transports.Protocol;
@@ -39,6 +41,8 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     private Metadata? _trailers;
     private bool _writePending;
     private bool _writesCompleted;
+    // Spans and metrics (Rpc.Client); empty unless a listener is attached.
+    private CallMeasures _measures;
 
     public ClientCall(RpcChannel channel, Method<TRequest, TResponse> method, CallOptions options)
     {
@@ -55,6 +59,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     /// <summary>Starts the call; with a <paramref name="request"/> it is the only one and the stream half-closes.</summary>
     public void Start(TRequest? request)
     {
+        RpcInstruments.Client.Begin(ref _measures, _method.FullName, ActivityKind.Client, default, _channel.Connections.Address.Scheme, _channel.Connections.Address);
         var timeout = CallStart.NoTimeout;
         if (_options.Deadline is { } deadline && deadline != DateTime.MaxValue)
         {
@@ -89,11 +94,14 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             {
                 Method = _method.FullName,
                 TimeoutMicroseconds = timeoutMicroseconds,
-                Headers = _options.Headers,
+                Headers = _measures.Activity is { } activity ? RpcInstruments.Inject(_options.Headers, activity)
+                    : Activity.Current is { } ambient ? RpcInstruments.Inject(_options.Headers, ambient)
+                    : _options.Headers,
             };
             if (request is not null)
             {
                 serialized = MessageSerializer.Serialize(_method.RequestMarshaller, request, _channel.Options.MaxSendMessageSize, "client", "RpcChannelOptions.MaxSendMessageSize");
+                _measures.Sent(request: true, serialized.Payload.Length);
                 frames.Message = serialized.Payload;
                 frames.HasMessage = true;
                 frames.EndStream = true;
@@ -174,6 +182,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             TResponse? response = null;
             if (message is { } received)
             {
+                _measures.Sent(request: false, received.Length);
                 response = MessageDeserializer.Deserialize(_method.ResponseMarshaller, received);
                 if (await stream.ReadMessageAsync(CancellationToken.None).ConfigureAwait(false) is { } extra)
                 {
@@ -207,6 +216,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             var stream = _stream!;
             if (await stream.ReadMessageAsync(CancellationToken.None).ConfigureAwait(false) is { } message)
             {
+                _measures.Sent(request: false, message.Length);
                 Current = MessageDeserializer.Deserialize(_method.ResponseMarshaller, message);
                 return true;
             }
@@ -249,6 +259,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             await _started.ConfigureAwait(false);
             ThrowIfComplete();
             serialized = MessageSerializer.Serialize(_method.RequestMarshaller, message, _channel.Options.MaxSendMessageSize, "client", "RpcChannelOptions.MaxSendMessageSize");
+            _measures.Sent(request: true, serialized.Payload.Length);
             await _stream!.SendAsync(OutgoingFrames.ForMessage(serialized.Payload), CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not InvalidOperationException)
@@ -403,6 +414,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             _trailers = trailers ?? Metadata.Empty;
         }
 
+        RpcInstruments.Client.End(ref _measures, _method.FullName, status.StatusCode, status.Detail);
         _deadlineTimer?.Dispose();
         // Unregister, not Dispose: Dispose waits for a callback running on another thread, and that
         // callback may be waiting for the lock our caller holds (one token cancelling both the call

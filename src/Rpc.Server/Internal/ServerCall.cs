@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using Grpc.Core;
+using Rpc.Transports.Diagnostics;
 using Rpc.Transports.Internal;
 using Rpc.Transports.Protocol;
 
@@ -29,6 +31,10 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
     private bool _deadlineExceeded;
     private bool _headersSent;
     private int _completed;
+    // Spans and metrics (Rpc.Server); empty unless a listener is attached. The final status is the
+    // first one decided (trailers, an abort, the client's reset); read once the handler has ended.
+    private CallMeasures _measures;
+    private Status? _finalStatus;
 
     protected ServerCall(ServerCallEnvironment environment, CallStream stream, CallStart start)
     {
@@ -104,6 +110,7 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
     {
         if (Interlocked.Exchange(ref _completed, 1) == 0)
         {
+            SetFinalStatus(status);
             await Stream.ResetAsync(status).ConfigureAwait(false);
             CancelCall();
         }
@@ -113,6 +120,9 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
     // waits for calls that are accepted but not yet running; untracked here when it ends.
     private async Task RunAsync()
     {
+        var instruments = RpcInstruments.Server;
+        var parent = instruments.Source.HasListeners() ? RpcInstruments.Extract(Context.RequestHeaders) : default;
+        instruments.Begin(ref _measures, Context.Method, ActivityKind.Server, parent, TransportOf(Context.Peer));
         try
         {
             if (_timeout is { } timeout)
@@ -140,6 +150,8 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
 
             Environment.Untrack(this);
             Stream.ReleaseSlot();
+            var final = ReadFinalStatus() ?? new Status(StatusCode.Unknown, "The call ended without a status.");
+            instruments.End(ref _measures, Context.Method, final.StatusCode, final.Detail);
             TaskCompletionSource? done;
             lock (_lock)
             {
@@ -153,12 +165,57 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
 
     protected abstract Task RunHandlerAsync();
 
+    /// <summary>Counts a message for the call's metrics (sizes and counts per call).</summary>
+    protected void CountMessage(bool request, int bytes) => _measures.Sent(request, bytes);
+
+    private Status? ReadFinalStatus()
+    {
+        lock (_lock)
+        {
+            return _finalStatus;
+        }
+    }
+
+    private void SetFinalStatus(Status status)
+    {
+        lock (_lock)
+        {
+            _finalStatus ??= status;
+        }
+    }
+
+    /// <summary>The transport a peer string names (<c>unix:pid=…</c>, <c>ipv4:…</c>): its scheme, tcp for IP.</summary>
+    private static string? TransportOf(string peer)
+    {
+        var colon = peer.IndexOf(':', StringComparison.Ordinal);
+        if (colon <= 0)
+        {
+            return null;
+        }
+
+        var prefix = peer.AsSpan(0, colon);
+        return prefix switch
+        {
+            "ipv4" or "ipv6" => "tcp",
+            "unix" => "unix",
+            "shm" => "shm",
+            "pipe" => "pipe",
+            "inproc" => "inproc",
+            _ => null,
+        };
+    }
+
     /// <summary>Sends the call's last frames once; later attempts (after a deadline or a reset) do nothing.</summary>
     protected async Task TryCompleteAsync(OutgoingFrames frames)
     {
         if (Interlocked.Exchange(ref _completed, 1) == 1)
         {
             return;
+        }
+
+        if (frames.TrailersStatus is { } status)
+        {
+            SetFinalStatus(status);
         }
 
         if (frames.HasMessage)
@@ -285,7 +342,11 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
     /// <summary>The client cancelled, or its connection died; runs on the read loop, so the token fires elsewhere.</summary>
     void IStreamObserver.OnReset(Status status)
     {
-        Interlocked.Exchange(ref _completed, 1);
+        if (Interlocked.Exchange(ref _completed, 1) == 0)
+        {
+            SetFinalStatus(status);
+        }
+
         lock (_lock)
         {
             // Seen at once by a handler that asks for its token only now; one that holds it already

@@ -56,8 +56,13 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
     private async ValueTask<TRequest> ReadSingleRequestAsync()
     {
         var message = await Stream.ReadMessageAsync(CancellationToken.None).ConfigureAwait(false);
-        return message is { } received
-            ? MessageDeserializer.Deserialize(_method.Method.RequestMarshaller, received)
+        if (message is { } received)
+        {
+            CountMessage(request: true, received.Length);
+        }
+
+        return message is { } request
+            ? MessageDeserializer.Deserialize(_method.Method.RequestMarshaller, request)
             : throw new RpcException(new Status(StatusCode.Internal, "The client sent no request message."));
     }
 
@@ -70,6 +75,7 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
             if (Context.Status.StatusCode == StatusCode.OK)
             {
                 serialized = MessageSerializer.Serialize(_method.Method.ResponseMarshaller, response, Environment.Options.MaxSendMessageSize, "server", "RpcServerOptions.MaxSendMessageSize");
+                CountMessage(request: false, serialized.Payload.Length);
                 frames.Message = serialized.Payload;
                 frames.HasMessage = true;
             }
@@ -88,6 +94,7 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
         {
             if (await Stream.ReadMessageAsync(cancellationToken).ConfigureAwait(false) is { } message)
             {
+                CountMessage(request: true, message.Length);
                 Current = MessageDeserializer.Deserialize(_method.Method.RequestMarshaller, message);
                 return true;
             }
@@ -115,6 +122,7 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
         {
             cancellationToken.ThrowIfCancellationRequested();
             serialized = MessageSerializer.Serialize(_method.Method.ResponseMarshaller, message, Environment.Options.MaxSendMessageSize, "server", "RpcServerOptions.MaxSendMessageSize");
+            CountMessage(request: false, serialized.Payload.Length);
             await SendMessageAsync(serialized.Payload).ConfigureAwait(false);
         }
         finally
