@@ -20,6 +20,11 @@ public sealed class RpcServer : IAsyncDisposable
     private readonly ServerCallEnvironment _environment;
     private readonly TransportRegistry _transports;
     private readonly List<(TransportAddress Address, ListenOptions Options)> _addresses = [];
+    private readonly List<HttpListenAddress> _httpAddresses = [];
+    // Where each Listen call went (a local listener or an http address), so BoundAddresses keeps their order.
+    private readonly List<(bool Http, int Index)> _listenOrder = [];
+    private readonly ConcurrentDictionary<ITransportConnection, Task> _sniffing = new();
+    private Task<IHttpGateway?>? _gateway;
     private readonly List<ITransportListener> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
     private readonly ConcurrentDictionary<ServerConnection, Task> _connections = new();
@@ -92,6 +97,11 @@ public sealed class RpcServer : IAsyncDisposable
     public RpcServer Listen(string address, Action<ListenOptions>? configure = null)
     {
         var parsed = TransportAddress.Parse(address);
+        if (HttpListenAddress.IsHttp(parsed))
+        {
+            return ListenHttp(parsed, configure);
+        }
+
         _transports.Resolve(parsed);
         var options = new ListenOptions();
         configure?.Invoke(options);
@@ -105,7 +115,31 @@ public sealed class RpcServer : IAsyncDisposable
         lock (_lock)
         {
             ThrowIfNotCreated();
+            _listenOrder.Add((false, _addresses.Count));
             _addresses.Add((parsed, options));
+        }
+
+        return this;
+    }
+
+    private RpcServer ListenHttp(TransportAddress parsed, Action<ListenOptions>? configure)
+    {
+        var http = HttpListenAddress.Parse(parsed);
+        if (configure is not null)
+        {
+            throw new ArgumentException($"'{parsed}' takes no ListenOptions: who may connect over HTTP is not known to the transport (authenticate in an interceptor, or use https with client certificates).", nameof(configure));
+        }
+
+        if (http.Tls && _environment.Options.HttpsCertificate is null)
+        {
+            throw new ArgumentException($"'{parsed}' needs a certificate: set RpcServerOptions.HttpsCertificate.", nameof(parsed));
+        }
+
+        lock (_lock)
+        {
+            ThrowIfNotCreated();
+            _listenOrder.Add((true, _httpAddresses.Count));
+            _httpAddresses.Add(http);
         }
 
         return this;
@@ -136,7 +170,7 @@ public sealed class RpcServer : IAsyncDisposable
         lock (_lock)
         {
             ThrowIfNotCreated();
-            if (_addresses.Count == 0 && !_listenOnParentPipes)
+            if (_addresses.Count == 0 && _httpAddresses.Count == 0 && !_listenOnParentPipes)
             {
                 throw new InvalidOperationException("Call Listen with at least one address before starting the server.");
             }
@@ -158,15 +192,37 @@ public sealed class RpcServer : IAsyncDisposable
                 _listeners.Add(listener);
                 ServerLog.Listening(_environment.Logger, listener.Address.ToString());
             }
+
+            if (_httpAddresses.Count > 0)
+            {
+                var gateway = HttpGatewayFactory.Create(_environment, _httpAddresses);
+                lock (_lock)
+                {
+                    _gateway = Task.FromResult<IHttpGateway?>(gateway);
+                }
+
+                await gateway.StartAsync(cancellationToken).ConfigureAwait(false);
+                foreach (var bound in gateway.BoundAddresses)
+                {
+                    ServerLog.Listening(_environment.Logger, bound);
+                }
+            }
         }
         catch
         {
             await DisposeListenersAsync().ConfigureAwait(false);
             _listeners.Clear();
+            if (_gateway is { } started && await started.ConfigureAwait(false) is { } gateway)
+            {
+                await gateway.DisposeAsync().ConfigureAwait(false);
+            }
+
             throw;
         }
 
-        BoundAddresses = [.. _listeners.Select(l => l.Address.ToString())];
+        var local = _listeners.Where(l => l.Address.Scheme != "parent").Select(l => l.Address.ToString()).ToList();
+        var http = _gateway is null ? [] : (await _gateway.ConfigureAwait(false))!.BoundAddresses;
+        BoundAddresses = [.. _listenOrder.Select(o => o.Http ? http[o.Index] : local[o.Index]), .. _listeners.Where(l => l.Address.Scheme == "parent").Select(l => l.Address.ToString())];
         foreach (var listener in _listeners)
         {
             _acceptLoops.Add(AcceptLoopAsync(listener));
@@ -215,7 +271,95 @@ public sealed class RpcServer : IAsyncDisposable
             }
 
             backoff = TimeSpan.Zero;
-            StartConnection(transport, fromParent, listener.Address);
+            if (listener.Address.Scheme is "unix" or "tcp")
+            {
+                // Either protocol may arrive here: the first bytes decide (docs/http.md, "One socket, both protocols").
+                _sniffing[transport] = SniffAsync(transport, listener.Address);
+            }
+            else
+            {
+                StartConnection(transport, fromParent, listener.Address);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads (without consuming) the first bytes of a connection from a unix or tcp listener: HTTP/2's
+    /// client preface goes to the embedded Kestrel, anything else to our protocol, which refuses
+    /// what is not its own. A peer silent for the handshake timeout is dropped, as our protocol does.
+    /// </summary>
+    private async Task SniffAsync(ITransportConnection transport, TransportAddress address)
+    {
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+        try
+        {
+            var verdict = await PrefaceSniffer.SniffAsync(transport.Transport.Input, _environment.Options.HandshakeTimeout, _stopping.Token).ConfigureAwait(false);
+            switch (verdict)
+            {
+                case SniffResult.Http2:
+                    if (await GetGatewayAsync().ConfigureAwait(false) is { } gateway && gateway.TryAdopt(transport, address))
+                    {
+                        return;
+                    }
+
+                    ServerLog.HttpConnectionRefused(_environment.Logger, transport.Peer);
+                    await CloseQuietlyAsync(transport).ConfigureAwait(false);
+                    return;
+                case SniffResult.Silent:
+                    ServerLog.HandshakeFailed(_environment.Logger, transport.Peer, "The peer sent nothing within the handshake timeout.");
+                    await CloseQuietlyAsync(transport).ConfigureAwait(false);
+                    return;
+                default:
+                    StartConnection(transport, fromParent: false, address);
+                    return;
+            }
+        }
+        catch (Exception ex)
+        {
+            // Stopping, or the transport failed under the read: either way this connection is over.
+            ServerLog.HandshakeFailed(_environment.Logger, transport.Peer, ex.Message);
+            await CloseQuietlyAsync(transport).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sniffing.TryRemove(transport, out _);
+        }
+    }
+
+    private static async Task CloseQuietlyAsync(ITransportConnection transport)
+    {
+        transport.Abort();
+        await transport.DisposeAsync().AsTask().WaitAsync(CloseTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>The embedded Kestrel, started now if no http address started it; null once the server stops or when it cannot start.</summary>
+    private Task<IHttpGateway?> GetGatewayAsync()
+    {
+        lock (_lock)
+        {
+            if (_state == State.Stopped && _gateway is null)
+            {
+                return Task.FromResult<IHttpGateway?>(null);
+            }
+
+            return _gateway ??= StartGatewayLazilyAsync();
+        }
+    }
+
+    private async Task<IHttpGateway?> StartGatewayLazilyAsync()
+    {
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+        var gateway = HttpGatewayFactory.Create(_environment, []);
+        try
+        {
+            await gateway.StartAsync(_stopping.Token).ConfigureAwait(false);
+            return gateway;
+        }
+        catch (Exception ex)
+        {
+            ServerLog.HttpStartFailed(_environment.Logger, ex);
+            await gateway.DisposeAsync().ConfigureAwait(false);
+            return null;
         }
     }
 
@@ -287,21 +431,58 @@ public sealed class RpcServer : IAsyncDisposable
         await _stopping.CancelAsync().ConfigureAwait(false);
         // Accept loops end when the token fires; a listener that ignores it is not waited for past the bound.
         await Task.WhenAll(_acceptLoops).WaitAsync(CloseTimeout, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        // Sniffs end when the token fires; one that already chose a side has handed its connection on.
+        await Task.WhenAll(_sniffing.Values).WaitAsync(CloseTimeout, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        var gateway = await StoppingGatewayAsync(cancellationToken).ConfigureAwait(false);
+        gateway?.BeginStop();
 
         var connections = _connections.Keys.ToList();
         await Task.WhenAll(connections.Select(c => c.SendGoAwayAsync().AsTask())).WaitAsync(CloseTimeout, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
-        var inFlight = Task.WhenAll(_environment.Calls.Select(c => c.Completion));
+        var inFlight = Task.WhenAll(_environment.Calls.Select(c => c.Completion).Append(gateway?.CallsDrained ?? Task.CompletedTask));
         try
         {
             await inFlight.WaitAsync(_environment.Options.ShutdownTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
-            await CancelCallsAsync(cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(
+                CancelCallsAsync(cancellationToken),
+                gateway?.AbortCallsAsync(ShutdownStatus, HandlerAbortTimeout, cancellationToken) ?? Task.CompletedTask).ConfigureAwait(false);
         }
 
         await CloseConnectionsAsync(cancellationToken).ConfigureAwait(false);
+        if (gateway is not null)
+        {
+            await gateway.StopAsync(CloseTimeout, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await gateway.DisposeAsync().AsTask().WaitAsync(CloseTimeout, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private static readonly Status ShutdownStatus = new(StatusCode.Unavailable, "The server shut down before the call finished.");
+
+    /// <summary>The gateway, once any start in progress has finished (bounded); none is started after this.</summary>
+    private async Task<IHttpGateway?> StoppingGatewayAsync(CancellationToken cancellationToken)
+    {
+        Task<IHttpGateway?>? starting;
+        lock (_lock)
+        {
+            starting = _gateway;
+        }
+
+        if (starting is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return await starting.WaitAsync(CloseTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Ends the calls still running and waits, at most <see cref="HandlerAbortTimeout"/>, for their handlers to return.</summary>
@@ -309,10 +490,9 @@ public sealed class RpcServer : IAsyncDisposable
     {
         var remaining = _environment.Calls;
         ServerLog.ShutdownCancellingCalls(_environment.Logger, remaining.Count);
-        var shutdown = new Status(StatusCode.Unavailable, "The server shut down before the call finished.");
         try
         {
-            await Task.WhenAll(remaining.Select(c => c.AbortAsync(shutdown))).WaitAsync(CloseTimeout, cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(remaining.Select(c => c.AbortAsync(ShutdownStatus))).WaitAsync(CloseTimeout, cancellationToken).ConfigureAwait(false);
             await Task.WhenAll(remaining.Select(c => c.Completion)).WaitAsync(HandlerAbortTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
