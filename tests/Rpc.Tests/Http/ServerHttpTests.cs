@@ -93,6 +93,23 @@ public sealed class ServerHttpTests
         Assert.Equal("The server shut down before the call finished.", ex.Status.Detail);
     }
 
+    [Fact]
+    public async Task LocalOnlyServer_ServingCalls_LoadsNothingOfAspNet()
+    {
+        await using var server = await ServerProcess.StartAsync("unix://" + TestPaths.NewSocketPath(), "--print-assemblies");
+        await using (var channel = Rpc.Client.RpcChannel.ForAddress(server.Address))
+        {
+            await new TestService.TestServiceClient(channel).EmptyCallAsync(new Empty()).ResponseAsync.DefaultTimeout();
+        }
+
+        var stopping = server.Process.TerminateAsync();
+        var line = await server.Process.WaitForLineAsync("ASSEMBLIES ");
+        await stopping.DefaultTimeout();
+        var loaded = line["ASSEMBLIES ".Length..].Split(',');
+        Assert.Contains("Rpc.Server", loaded);
+        Assert.DoesNotContain(loaded, name => name.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal) || name.StartsWith("Grpc.AspNetCore", StringComparison.Ordinal));
+    }
+
     internal static Task<RpcServer> StartAsync(params string[] addresses) => StartAsync(new RpcServerOptions(), addresses);
 
     internal static async Task<RpcServer> StartAsync(RpcServerOptions options, params string[] addresses)
