@@ -195,7 +195,7 @@ public sealed class RpcServer : IAsyncDisposable
 
             if (_httpAddresses.Count > 0)
             {
-                var gateway = HttpGatewayFactory.Create(_environment, _httpAddresses);
+                var gateway = HttpGatewayFactory.Create(_environment, _httpAddresses, LocalEndpointsToAdvertise());
                 lock (_lock)
                 {
                     _gateway = Task.FromResult<IHttpGateway?>(gateway);
@@ -326,6 +326,13 @@ public sealed class RpcServer : IAsyncDisposable
         }
     }
 
+    /// <summary>The bound local addresses a same-host client could move to, fastest first: shared memory, then Unix sockets.</summary>
+    private List<string> LocalEndpointsToAdvertise() =>
+    [
+        .. _listeners.Where(l => l.Address.Scheme == "shm").Select(l => l.Address.ToString()),
+        .. _listeners.Where(l => l.Address.Scheme == "unix").Select(l => l.Address.ToString()),
+    ];
+
     private static async Task CloseQuietlyAsync(ITransportConnection transport)
     {
         transport.Abort();
@@ -349,7 +356,7 @@ public sealed class RpcServer : IAsyncDisposable
     private async Task<IHttpGateway?> StartGatewayLazilyAsync()
     {
         await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
-        var gateway = HttpGatewayFactory.Create(_environment, []);
+        var gateway = HttpGatewayFactory.Create(_environment, [], LocalEndpointsToAdvertise());
         try
         {
             await gateway.StartAsync(_stopping.Token).ConfigureAwait(false);

@@ -11,6 +11,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rpc.Server.Internal;
 using Rpc.Transports;
+using Rpc.Transports.Internal;
 using KestrelListenOptions = Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions;
 
 namespace Rpc.Server.Http;
@@ -33,13 +34,19 @@ internal sealed class KestrelGateway : IHttpGateway
     private readonly SniffedConnectionListenerFactory _sniffed = new();
     private readonly List<KestrelListenOptions> _bound = [];
     private readonly CancellationTokenSource _drainEnded = new();
+    // The rpc-local-endpoints header value, or null when there is nothing (or nothing allowed) to advertise.
+    private readonly string? _advertisement;
     private IHost? _host;
     private Task? _stopping;
 
-    public KestrelGateway(ServerCallEnvironment environment, IReadOnlyList<HttpListenAddress> addresses)
+    public KestrelGateway(ServerCallEnvironment environment, IReadOnlyList<HttpListenAddress> addresses, IReadOnlyList<string> localEndpoints)
     {
         _environment = environment;
         _addresses = addresses;
+        if (environment.Options.AdvertiseLocalEndpoints && localEndpoints.Count > 0 && LocalPeerPolicy.ServerUserId is { } uid)
+        {
+            _advertisement = new LocalEndpoints(LocalEndpoints.CurrentHostId, uid, localEndpoints).Format();
+        }
     }
 
     public IReadOnlyList<string> BoundAddresses { get; private set; } = [];
@@ -123,6 +130,20 @@ internal sealed class KestrelGateway : IHttpGateway
 
     private void ConfigureApp(IApplicationBuilder app)
     {
+        if (_advertisement is { } advertisement)
+        {
+            app.Use((context, next) =>
+            {
+                if (LocalPeers.IsLocal(context))
+                {
+                    // Set before the handler runs, so it leaves with the response headers.
+                    context.Response.Headers[LocalEndpoints.HeaderName] = advertisement;
+                }
+
+                return next(context);
+            });
+        }
+
         app.UseRouting();
         app.UseEndpoints(endpoints =>
         {
@@ -140,7 +161,7 @@ internal sealed class KestrelGateway : IHttpGateway
             return false;
         }
 
-        return _sniffed.TryEnqueue(new SniffedConnection(connection));
+        return _sniffed.TryEnqueue(new SniffedConnection(connection, listenerAddress));
     }
 
     public void BeginStop()

@@ -17,19 +17,22 @@ internal sealed class SniffedConnection : ConnectionContext, IConnectionItemsFea
     /// <summary>The key under which <see cref="Items"/> holds our <see cref="ITransportConnection"/> (for the peer a handler sees).</summary>
     public const string TransportKey = "Rpc.Transport";
 
+    /// <summary>The key under which <see cref="Items"/> holds the scheme of the listener that accepted it.</summary>
+    public const string ListenerSchemeKey = "Rpc.ListenerScheme";
+
     private static long s_nextId;
 
     private readonly ITransportConnection _transport;
     private readonly CancellationTokenSource _closed = new();
     private int _disposed;
 
-    public SniffedConnection(ITransportConnection transport)
+    public SniffedConnection(ITransportConnection transport, TransportAddress listener)
     {
         _transport = transport;
         ConnectionId = "rpc-" + Interlocked.Increment(ref s_nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
         Transport = transport.Transport;
         ConnectionClosed = _closed.Token;
-        Items = new Dictionary<object, object?> { [TransportKey] = transport };
+        Items = new Dictionary<object, object?> { [TransportKey] = transport, [ListenerSchemeKey] = listener.Scheme };
         Features.Set<IConnectionItemsFeature>(this);
         Features.Set<IConnectionIdFeature>(this);
         Features.Set<IConnectionTransportFeature>(this);

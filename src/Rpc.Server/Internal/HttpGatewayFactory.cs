@@ -10,6 +10,6 @@ namespace Rpc.Server.Internal;
 internal static class HttpGatewayFactory
 {
     [MethodImpl(MethodImplOptions.NoInlining)]
-    public static IHttpGateway Create(ServerCallEnvironment environment, IReadOnlyList<HttpListenAddress> addresses) =>
-        new Http.KestrelGateway(environment, addresses);
+    public static IHttpGateway Create(ServerCallEnvironment environment, IReadOnlyList<HttpListenAddress> addresses, IReadOnlyList<string> localEndpoints) =>
+        new Http.KestrelGateway(environment, addresses, localEndpoints);
 }
