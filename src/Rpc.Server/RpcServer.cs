@@ -274,7 +274,9 @@ public sealed class RpcServer : IAsyncDisposable
             if (listener.Address.Scheme is "unix" or "tcp")
             {
                 // Either protocol may arrive here: the first bytes decide (docs/http.md, "One socket, both protocols").
-                _sniffing[transport] = SniffAsync(transport, listener.Address);
+                // Registered before it starts: a sniff that ends at once removes its entry rather than leaving it behind.
+                _sniffing[transport] = Task.CompletedTask;
+                _sniffing.TryUpdate(transport, SniffAsync(transport, listener.Address), Task.CompletedTask);
             }
             else
             {
@@ -418,7 +420,9 @@ public sealed class RpcServer : IAsyncDisposable
     /// <see cref="RpcServerOptions.ShutdownTimeout"/> + <see cref="HandlerAbortTimeout"/> + twice
     /// <see cref="CloseTimeout"/> (drain, then abort); a transport that hangs as well adds at most
     /// one <see cref="CloseTimeout"/> per step it hangs in (closing each listener, ending the
-    /// accept loops, sending GOAWAY, resetting the calls). Once <paramref name="cancellationToken"/>
+    /// accept loops, sending GOAWAY, resetting the calls). The embedded Kestrel, when there is one,
+    /// adds at most three <see cref="CloseTimeout"/> (closing its connections, aborting them, disposing
+    /// it). Once <paramref name="cancellationToken"/>
     /// fires it skips the waits left (cancels, closes and aborts at once). A listener that fails
     /// to close is logged, not thrown.
     /// </summary>

@@ -194,7 +194,11 @@ internal sealed class KestrelGateway : IHttpGateway
     public async ValueTask DisposeAsync()
     {
         await _sniffed.CloseAsync().ConfigureAwait(false);
-        _host?.Dispose();
+        if (_host is IAsyncDisposable host)
+        {
+            await host.DisposeAsync().ConfigureAwait(false);
+        }
+
         _drainEnded.Dispose();
     }
 
