@@ -33,12 +33,13 @@ public sealed class HttpConformanceTests : ConformanceTests
     }
 
     // Grpc.Net.Client sometimes reports its own token's cancellation as Unavailable or Internal
-    // ("The request was aborted") when the token fires while it reads the response
-    // (grpc/grpc-dotnet#1214): a client-side classification, after the server saw the cancel
-    // (which the cases check separately). Any other status is still a failure.
+    // when the token fires while it is still reading the response: "The request was aborted"
+    // (grpc/grpc-dotnet#1214), or the response content it is opening already disposed by that
+    // cancel. Both are the client classifying its own cancel, after the server saw it (which the
+    // cases check separately); any other status, or another exception behind it, still fails.
     protected override void AssertCancelledByClient(RpcException ex)
     {
-        if (ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal && ex.Status.DebugException is IOException or HttpRequestException)
+        if (ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal && ex.Status.DebugException is IOException or HttpRequestException or ObjectDisposedException)
         {
             return;
         }
