@@ -11,7 +11,8 @@ using Rpc.Server;
 namespace Rpc.Benchmarks;
 
 /// <summary>
-/// The server process: the same service on Rpc (every transport) and on stock grpc-dotnet
+/// The server process: the same service on Rpc (every transport, and its embedded Kestrel's
+/// http:// endpoint as rpc-http) and on stock grpc-dotnet
 /// (Kestrel, HTTP/2 over a Unix socket and over loopback TCP). Prints one "TARGET name address" line
 /// each, then "READY", and serves until stdin closes.
 /// </summary>
@@ -26,6 +27,7 @@ public static class BenchmarkServer
             ["rpc-shm"] = $"shm://{name}",
             ["rpc-pipe"] = $"pipe://{name}",
             ["rpc-tcp"] = "tcp://127.0.0.1:0",
+            ["rpc-http"] = "http://127.0.0.1:0",
         };
 
         await using var rpc = new RpcServer(new RpcServerOptions { MaxReceiveMessageSize = 8 << 20, MaxSendMessageSize = 8 << 20 });
@@ -59,7 +61,9 @@ public static class BenchmarkServer
 
         foreach (var (target, address) in rpcAddresses)
         {
-            Console.WriteLine($"TARGET {target} {rpc.BoundAddresses.First(b => b.StartsWith(address.Split(':')[0], StringComparison.Ordinal) && (target != "rpc-tcp" || b.StartsWith("tcp", StringComparison.Ordinal)))}");
+            var bound = rpc.BoundAddresses.First(b => b.StartsWith(address.Split(':')[0] + ":", StringComparison.Ordinal));
+            // Our server's standard-gRPC endpoint, driven by stock Grpc.Net.Client like the grpc-* targets.
+            Console.WriteLine(target == "rpc-http" ? $"TARGET {target} grpc+{bound}" : $"TARGET {target} {bound}");
         }
 
         Console.WriteLine($"TARGET grpc-uds grpc+unix://{grpcSocket}");

@@ -13,13 +13,18 @@ namespace Rpc.Server;
 /// <c>new RpcServer().AddService(new CalculatorImpl()).Listen("unix:///run/calc.sock")</c>, then
 /// <see cref="StartAsync"/>. Every address serves the same service instances.
 /// </summary>
-public sealed class RpcServer : IAsyncDisposable
+public sealed class RpcServer : IAsyncDisposable, IDisposable
 {
     private static readonly TimeSpan MaxAcceptBackoff = TimeSpan.FromSeconds(1);
 
     private readonly ServerCallEnvironment _environment;
     private readonly TransportRegistry _transports;
     private readonly List<(TransportAddress Address, ListenOptions Options)> _addresses = [];
+    private readonly List<HttpListenAddress> _httpAddresses = [];
+    // Where each Listen call went (a local listener or an http address), so BoundAddresses keeps their order.
+    private readonly List<(bool Http, int Index)> _listenOrder = [];
+    private readonly ConcurrentDictionary<ITransportConnection, Task> _sniffing = new();
+    private Task<IHttpGateway?>? _gateway;
     private readonly List<ITransportListener> _listeners = [];
     private readonly List<Task> _acceptLoops = [];
     private readonly ConcurrentDictionary<ServerConnection, Task> _connections = new();
@@ -92,6 +97,11 @@ public sealed class RpcServer : IAsyncDisposable
     public RpcServer Listen(string address, Action<ListenOptions>? configure = null)
     {
         var parsed = TransportAddress.Parse(address);
+        if (HttpListenAddress.IsHttp(parsed))
+        {
+            return ListenHttp(parsed, configure);
+        }
+
         _transports.Resolve(parsed);
         var options = new ListenOptions();
         configure?.Invoke(options);
@@ -105,7 +115,31 @@ public sealed class RpcServer : IAsyncDisposable
         lock (_lock)
         {
             ThrowIfNotCreated();
+            _listenOrder.Add((false, _addresses.Count));
             _addresses.Add((parsed, options));
+        }
+
+        return this;
+    }
+
+    private RpcServer ListenHttp(TransportAddress parsed, Action<ListenOptions>? configure)
+    {
+        var http = HttpListenAddress.Parse(parsed);
+        if (configure is not null)
+        {
+            throw new ArgumentException($"'{parsed}' takes no ListenOptions: who may connect over HTTP is not known to the transport (authenticate in an interceptor, or use https with client certificates).", nameof(configure));
+        }
+
+        if (http.Tls && _environment.Options.HttpsCertificate is null)
+        {
+            throw new ArgumentException($"'{parsed}' needs a certificate: set RpcServerOptions.HttpsCertificate.", nameof(parsed));
+        }
+
+        lock (_lock)
+        {
+            ThrowIfNotCreated();
+            _listenOrder.Add((true, _httpAddresses.Count));
+            _httpAddresses.Add(http);
         }
 
         return this;
@@ -136,7 +170,7 @@ public sealed class RpcServer : IAsyncDisposable
         lock (_lock)
         {
             ThrowIfNotCreated();
-            if (_addresses.Count == 0 && !_listenOnParentPipes)
+            if (_addresses.Count == 0 && _httpAddresses.Count == 0 && !_listenOnParentPipes)
             {
                 throw new InvalidOperationException("Call Listen with at least one address before starting the server.");
             }
@@ -158,15 +192,37 @@ public sealed class RpcServer : IAsyncDisposable
                 _listeners.Add(listener);
                 ServerLog.Listening(_environment.Logger, listener.Address.ToString());
             }
+
+            if (_httpAddresses.Count > 0)
+            {
+                var gateway = HttpGatewayFactory.Create(_environment, _httpAddresses, LocalEndpointsToAdvertise());
+                lock (_lock)
+                {
+                    _gateway = Task.FromResult<IHttpGateway?>(gateway);
+                }
+
+                await gateway.StartAsync(cancellationToken).ConfigureAwait(false);
+                foreach (var bound in gateway.BoundAddresses)
+                {
+                    ServerLog.Listening(_environment.Logger, bound);
+                }
+            }
         }
         catch
         {
             await DisposeListenersAsync().ConfigureAwait(false);
             _listeners.Clear();
+            if (_gateway is { } started && await started.ConfigureAwait(false) is { } gateway)
+            {
+                await gateway.DisposeAsync().ConfigureAwait(false);
+            }
+
             throw;
         }
 
-        BoundAddresses = [.. _listeners.Select(l => l.Address.ToString())];
+        var local = _listeners.Where(l => l.Address.Scheme != "parent").Select(l => l.Address.ToString()).ToList();
+        var http = _gateway is null ? [] : (await _gateway.ConfigureAwait(false))!.BoundAddresses;
+        BoundAddresses = [.. _listenOrder.Select(o => o.Http ? http[o.Index] : local[o.Index]), .. _listeners.Where(l => l.Address.Scheme == "parent").Select(l => l.Address.ToString())];
         foreach (var listener in _listeners)
         {
             _acceptLoops.Add(AcceptLoopAsync(listener));
@@ -215,7 +271,104 @@ public sealed class RpcServer : IAsyncDisposable
             }
 
             backoff = TimeSpan.Zero;
-            StartConnection(transport, fromParent, listener.Address);
+            if (listener.Address.Scheme is "unix" or "tcp")
+            {
+                // Either protocol may arrive here: the first bytes decide (docs/http.md, "One socket, both protocols").
+                // Registered before it starts: a sniff that ends at once removes its entry rather than leaving it behind.
+                _sniffing[transport] = Task.CompletedTask;
+                _sniffing.TryUpdate(transport, SniffAsync(transport, listener.Address), Task.CompletedTask);
+            }
+            else
+            {
+                StartConnection(transport, fromParent, listener.Address);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads (without consuming) the first bytes of a connection from a unix or tcp listener: HTTP/2's
+    /// client preface goes to the embedded Kestrel, anything else to our protocol, which refuses
+    /// what is not its own. A peer silent for the handshake timeout is dropped, as our protocol does.
+    /// </summary>
+    private async Task SniffAsync(ITransportConnection transport, TransportAddress address)
+    {
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+        try
+        {
+            var verdict = await PrefaceSniffer.SniffAsync(transport.Transport.Input, _environment.Options.HandshakeTimeout, _stopping.Token).ConfigureAwait(false);
+            switch (verdict)
+            {
+                case SniffResult.Http2:
+                    if (await GetGatewayAsync().ConfigureAwait(false) is { } gateway && gateway.TryAdopt(transport, address))
+                    {
+                        return;
+                    }
+
+                    ServerLog.HttpConnectionRefused(_environment.Logger, transport.Peer);
+                    await CloseQuietlyAsync(transport).ConfigureAwait(false);
+                    return;
+                case SniffResult.Silent:
+                    ServerLog.HandshakeFailed(_environment.Logger, transport.Peer, "The peer sent nothing within the handshake timeout.");
+                    await CloseQuietlyAsync(transport).ConfigureAwait(false);
+                    return;
+                default:
+                    StartConnection(transport, fromParent: false, address);
+                    return;
+            }
+        }
+        catch (Exception ex)
+        {
+            // Stopping, or the transport failed under the read: either way this connection is over.
+            ServerLog.HandshakeFailed(_environment.Logger, transport.Peer, ex.Message);
+            await CloseQuietlyAsync(transport).ConfigureAwait(false);
+        }
+        finally
+        {
+            _sniffing.TryRemove(transport, out _);
+        }
+    }
+
+    /// <summary>The bound local addresses a same-host client could move to, fastest first: shared memory, then Unix sockets.</summary>
+    private List<string> LocalEndpointsToAdvertise() =>
+    [
+        .. _listeners.Where(l => l.Address.Scheme == "shm").Select(l => l.Address.ToString()),
+        .. _listeners.Where(l => l.Address.Scheme == "unix").Select(l => l.Address.ToString()),
+    ];
+
+    private static async Task CloseQuietlyAsync(ITransportConnection transport)
+    {
+        transport.Abort();
+        await transport.DisposeAsync().AsTask().WaitAsync(CloseTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    /// <summary>The embedded Kestrel, started now if no http address started it; null once the server stops or when it cannot start.</summary>
+    private Task<IHttpGateway?> GetGatewayAsync()
+    {
+        lock (_lock)
+        {
+            if (_state == State.Stopped && _gateway is null)
+            {
+                return Task.FromResult<IHttpGateway?>(null);
+            }
+
+            return _gateway ??= StartGatewayLazilyAsync();
+        }
+    }
+
+    private async Task<IHttpGateway?> StartGatewayLazilyAsync()
+    {
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+        var gateway = HttpGatewayFactory.Create(_environment, [], LocalEndpointsToAdvertise());
+        try
+        {
+            await gateway.StartAsync(_stopping.Token).ConfigureAwait(false);
+            return gateway;
+        }
+        catch (Exception ex)
+        {
+            ServerLog.HttpStartFailed(_environment.Logger, ex);
+            await gateway.DisposeAsync().ConfigureAwait(false);
+            return null;
         }
     }
 
@@ -267,7 +420,9 @@ public sealed class RpcServer : IAsyncDisposable
     /// <see cref="RpcServerOptions.ShutdownTimeout"/> + <see cref="HandlerAbortTimeout"/> + twice
     /// <see cref="CloseTimeout"/> (drain, then abort); a transport that hangs as well adds at most
     /// one <see cref="CloseTimeout"/> per step it hangs in (closing each listener, ending the
-    /// accept loops, sending GOAWAY, resetting the calls). Once <paramref name="cancellationToken"/>
+    /// accept loops, sending GOAWAY, resetting the calls). The embedded Kestrel, when there is one,
+    /// adds at most three <see cref="CloseTimeout"/> (closing its connections, aborting them, disposing
+    /// it). Once <paramref name="cancellationToken"/>
     /// fires it skips the waits left (cancels, closes and aborts at once). A listener that fails
     /// to close is logged, not thrown.
     /// </summary>
@@ -287,21 +442,58 @@ public sealed class RpcServer : IAsyncDisposable
         await _stopping.CancelAsync().ConfigureAwait(false);
         // Accept loops end when the token fires; a listener that ignores it is not waited for past the bound.
         await Task.WhenAll(_acceptLoops).WaitAsync(CloseTimeout, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        // Sniffs end when the token fires; one that already chose a side has handed its connection on.
+        await Task.WhenAll(_sniffing.Values).WaitAsync(CloseTimeout, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        var gateway = await StoppingGatewayAsync(cancellationToken).ConfigureAwait(false);
+        gateway?.BeginStop();
 
         var connections = _connections.Keys.ToList();
         await Task.WhenAll(connections.Select(c => c.SendGoAwayAsync().AsTask())).WaitAsync(CloseTimeout, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
-        var inFlight = Task.WhenAll(_environment.Calls.Select(c => c.Completion));
+        var inFlight = Task.WhenAll(_environment.Calls.Select(c => c.Completion).Append(gateway?.CallsDrained ?? Task.CompletedTask));
         try
         {
             await inFlight.WaitAsync(_environment.Options.ShutdownTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
-            await CancelCallsAsync(cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(
+                CancelCallsAsync(cancellationToken),
+                gateway?.AbortCallsAsync(ShutdownStatus, HandlerAbortTimeout, cancellationToken) ?? Task.CompletedTask).ConfigureAwait(false);
         }
 
         await CloseConnectionsAsync(cancellationToken).ConfigureAwait(false);
+        if (gateway is not null)
+        {
+            await gateway.StopAsync(CloseTimeout, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await gateway.DisposeAsync().AsTask().WaitAsync(CloseTimeout, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private static readonly Status ShutdownStatus = new(StatusCode.Unavailable, "The server shut down before the call finished.");
+
+    /// <summary>The gateway, once any start in progress has finished (bounded); none is started after this.</summary>
+    private async Task<IHttpGateway?> StoppingGatewayAsync(CancellationToken cancellationToken)
+    {
+        Task<IHttpGateway?>? starting;
+        lock (_lock)
+        {
+            starting = _gateway;
+        }
+
+        if (starting is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return await starting.WaitAsync(CloseTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Ends the calls still running and waits, at most <see cref="HandlerAbortTimeout"/>, for their handlers to return.</summary>
@@ -309,10 +501,9 @@ public sealed class RpcServer : IAsyncDisposable
     {
         var remaining = _environment.Calls;
         ServerLog.ShutdownCancellingCalls(_environment.Logger, remaining.Count);
-        var shutdown = new Status(StatusCode.Unavailable, "The server shut down before the call finished.");
         try
         {
-            await Task.WhenAll(remaining.Select(c => c.AbortAsync(shutdown))).WaitAsync(CloseTimeout, cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(remaining.Select(c => c.AbortAsync(ShutdownStatus))).WaitAsync(CloseTimeout, cancellationToken).ConfigureAwait(false);
             await Task.WhenAll(remaining.Select(c => c.Completion)).WaitAsync(HandlerAbortTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
@@ -364,6 +555,12 @@ public sealed class RpcServer : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// Shuts the server down as <see cref="DisposeAsync"/> does, blocking the calling thread (for
+    /// containers and callers that dispose synchronously); the same bounds apply.
+    /// </summary>
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
     /// <summary>Shuts down (see <see cref="ShutdownAsync"/>) if that has not happened yet.</summary>
     public async ValueTask DisposeAsync()

@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Logging;
 using Rpc.Transports;
@@ -8,6 +9,7 @@ namespace Rpc.Server;
 public sealed class RpcServerOptions
 {
     private int _maxConcurrentCallsPerConnection = 100;
+    private X509Certificate2? _httpsCertificate;
 
     /// <summary>
     /// Largest message the server sends; larger fails the call with ResourceExhausted, naming the
@@ -55,6 +57,33 @@ public sealed class RpcServerOptions
 
     /// <summary>Per-connection bounds of the Rpc protocol (windows, header size, buffered output, idle and reset limits); see <see cref="ConnectionLimits"/>.</summary>
     public ConnectionLimits Limits { get; } = new();
+
+    /// <summary>
+    /// The certificate an <c>https://</c> address presents (HTTP/1.1 and HTTP/2, chosen by ALPN).
+    /// Default: none, and listening on <c>https://</c> without one is refused.
+    /// </summary>
+    /// <exception cref="ArgumentException">Set to a certificate without its private key.</exception>
+    public X509Certificate2? HttpsCertificate
+    {
+        get => _httpsCertificate;
+        set
+        {
+            if (value is not null && !value.HasPrivateKey)
+            {
+                throw new ArgumentException($"The HTTPS certificate '{value.Subject}' has no private key, so the server could not prove it owns it.", nameof(value));
+            }
+
+            _httpsCertificate = value;
+        }
+    }
+
+    /// <summary>
+    /// Whether standard-gRPC responses to a peer on this host (a loopback TCP address, or a
+    /// connection sniffed on a Unix socket) carry the <c>rpc-local-endpoints</c> header naming this
+    /// server's local addresses, so an Rpc channel that came in over http:// can move to them.
+    /// Default: true. Remote peers never see it (docs/http.md).
+    /// </summary>
+    public bool AdvertiseLocalEndpoints { get; set; } = true;
 
     /// <summary>Where the server logs. Default: nowhere.</summary>
     public ILoggerFactory? LoggerFactory { get; set; }

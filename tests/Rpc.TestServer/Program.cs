@@ -8,7 +8,8 @@ using Grpc.Core.Interceptors;
 using Rpc.Server;
 using Rpc.TestServer;
 
-// Usage: Rpc.TestServer <address> [address ...] [--fd-headroom=N] (N: file descriptors left to open, for EMFILE tests)
+// Usage: Rpc.TestServer <address> [address ...] [--print-assemblies] [--fd-headroom=N]
+// (N: file descriptors left to open, for EMFILE tests)
 // Prints "READY <bound addresses>" once serving; SIGTERM or a closed stdin shuts it down gracefully.
 using var loggerFactory = LoggerFactory.Create(builder => builder
     .AddSimpleConsole(o => o.SingleLine = true)
@@ -71,6 +72,12 @@ _ = Task.Run(() =>
 });
 await stop.Task;
 await server.ShutdownAsync();
+if (args.Contains("--print-assemblies"))
+{
+    // Lets a test check that a server without http addresses never loaded ASP.NET, calls served and all.
+    Console.WriteLine("ASSEMBLIES " + string.Join(',', AppDomain.CurrentDomain.GetAssemblies().Select(a => a.GetName().Name)));
+}
+
 Console.WriteLine("STOPPED");
 
 /// <summary>Proves server interceptors run: stamps a trailer on every unary call.</summary>

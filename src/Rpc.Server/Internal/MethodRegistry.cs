@@ -54,6 +54,9 @@ internal sealed class MethodRegistry
     public string? FindPath(ReadOnlySpan<char> path) =>
         _frozen is not null && _byChars.TryGetValue(path, out var key, out _) ? key : null;
 
+    /// <summary>Every bound method; read after the freeze, when nothing writes the table.</summary>
+    public IEnumerable<IServerMethod> All => _methods.Values;
+
     public IServerMethod? Find(string path) => _frozen!.GetValueOrDefault(path);
 
     /// <summary>The gRPC status detail for a path with no handler.</summary>

@@ -30,4 +30,10 @@ internal static partial class ServerLog
 
     [LoggerMessage(207, LogLevel.Error, "Closing the listener on {Address} failed.")]
     public static partial void ListenerCloseFailed(ILogger logger, string address, Exception exception);
+
+    [LoggerMessage(209, LogLevel.Warning, "An HTTP/2 connection from {Peer} was refused: the embedded HTTP server is stopping, failed to start, or has too many connections waiting.")]
+    public static partial void HttpConnectionRefused(ILogger logger, string peer);
+
+    [LoggerMessage(210, LogLevel.Error, "The embedded HTTP server did not start.")]
+    public static partial void HttpStartFailed(ILogger logger, Exception exception);
 }

@@ -18,16 +18,42 @@ public abstract class ConformanceTests : IAsyncLifetime
     private const int FourMiB = 4 * 1024 * 1024;
 
     private ServerProcess? _server;
-    private RpcChannel? _channel;
+    private ChannelBase? _channel;
 
     protected ServerProcess Server => _server!;
 
-    protected RpcChannel Channel => _channel!;
+    protected ChannelBase Channel => _channel!;
 
     protected TestService.TestServiceClient Client => new(Channel);
 
-    /// <summary>A channel to the test server; transports with settings of their own add them.</summary>
-    protected virtual RpcChannel CreateChannel(RpcChannelOptions? options = null) => RpcChannel.ForAddress(Server.Address, options);
+    /// <summary>
+    /// A channel to the test server: an RpcChannel, or for the standard-gRPC row a stock GrpcChannel
+    /// given the same limits; transports with settings of their own add them.
+    /// </summary>
+    protected virtual ChannelBase CreateChannel(RpcChannelOptions? options = null) => RpcChannel.ForAddress(Server.Address, options);
+
+    /// <summary>Starts a client process with a long Sleep call (key <paramref name="key"/>) and kills it once the server is inside the handler.</summary>
+    protected virtual async Task KillClientDuringSleepAsync(string key)
+    {
+        await using var client = ChildProcess.Start(TestPaths.TestClientDll, "sleep", Server.Address, key);
+        await client.WaitForLineAsync("STARTED");
+        await client.KillAsync();
+    }
+
+    /// <summary>Checks the status a call cancelled by its own client's token ended with.</summary>
+    protected virtual void AssertCancelledByClient(RpcException ex) => Assert.Equal(StatusCode.Cancelled, ex.StatusCode);
+
+    private static async ValueTask DisposeChannelAsync(ChannelBase channel)
+    {
+        if (channel is IAsyncDisposable disposable)
+        {
+            await disposable.DisposeAsync();
+        }
+        else
+        {
+            await channel.ShutdownAsync();
+        }
+    }
 
     /// <summary>A fresh address for a new server on this transport.</summary>
     protected abstract string NewAddress();
@@ -48,7 +74,7 @@ public abstract class ConformanceTests : IAsyncLifetime
     {
         if (_channel is not null)
         {
-            await _channel.DisposeAsync();
+            await DisposeChannelAsync(_channel);
         }
 
         if (_server is not null)
@@ -250,7 +276,7 @@ public abstract class ConformanceTests : IAsyncLifetime
         await call.ResponseHeadersAsync.DefaultTimeout();
         await cts.CancelAsync();
         var ex = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync.DefaultTimeout());
-        Assert.Equal(StatusCode.Cancelled, ex.StatusCode);
+        AssertCancelledByClient(ex);
         Assert.Equal("cancelled", await OutcomeAsync(key));
     }
 
@@ -271,7 +297,7 @@ public abstract class ConformanceTests : IAsyncLifetime
                 {
                 }
             });
-            Assert.Equal(StatusCode.Cancelled, ex.StatusCode);
+            AssertCancelledByClient(ex);
         }
     }
 
@@ -308,7 +334,7 @@ public abstract class ConformanceTests : IAsyncLifetime
         {
             foreach (var channel in channels)
             {
-                await channel.DisposeAsync();
+                await DisposeChannelAsync(channel);
             }
         }
     }
@@ -332,11 +358,18 @@ public abstract class ConformanceTests : IAsyncLifetime
     [Fact]
     public async Task RequestOverServerLimit_RefusedByServer_ConnectionStillUsable()
     {
-        await using var generous = CreateChannel(new RpcChannelOptions { MaxSendMessageSize = 8 * FourMiB });
-        var client = new TestService.TestServiceClient(generous);
-        var ex = await Assert.ThrowsAsync<RpcException>(() => client.UnaryCallAsync(RequestOfSerializedSize(FourMiB + 1)).ResponseAsync.DefaultTimeout());
-        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
-        await client.EmptyCallAsync(new Empty()).ResponseAsync.DefaultTimeout();
+        var generous = CreateChannel(new RpcChannelOptions { MaxSendMessageSize = 8 * FourMiB });
+        try
+        {
+            var client = new TestService.TestServiceClient(generous);
+            var ex = await Assert.ThrowsAsync<RpcException>(() => client.UnaryCallAsync(RequestOfSerializedSize(FourMiB + 1)).ResponseAsync.DefaultTimeout());
+            Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+            await client.EmptyCallAsync(new Empty()).ResponseAsync.DefaultTimeout();
+        }
+        finally
+        {
+            await DisposeChannelAsync(generous);
+        }
     }
 
     [Fact]
@@ -350,11 +383,18 @@ public abstract class ConformanceTests : IAsyncLifetime
     [Fact]
     public async Task ResponseOverClientLimit_ResourceExhausted()
     {
-        await using var strict = CreateChannel(new RpcChannelOptions { MaxReceiveMessageSize = 1024 });
-        var client = new TestService.TestServiceClient(strict);
-        var ex = await Assert.ThrowsAsync<RpcException>(() => client.UnaryCallAsync(new SimpleRequest { ResponseSize = 2048 }).ResponseAsync.DefaultTimeout());
-        Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
-        Assert.Equal(10, (await client.UnaryCallAsync(new SimpleRequest { ResponseSize = 10 }).ResponseAsync.DefaultTimeout()).Payload.Body.Length);
+        var strict = CreateChannel(new RpcChannelOptions { MaxReceiveMessageSize = 1024 });
+        try
+        {
+            var client = new TestService.TestServiceClient(strict);
+            var ex = await Assert.ThrowsAsync<RpcException>(() => client.UnaryCallAsync(new SimpleRequest { ResponseSize = 2048 }).ResponseAsync.DefaultTimeout());
+            Assert.Equal(StatusCode.ResourceExhausted, ex.StatusCode);
+            Assert.Equal(10, (await client.UnaryCallAsync(new SimpleRequest { ResponseSize = 10 }).ResponseAsync.DefaultTimeout()).Payload.Body.Length);
+        }
+        finally
+        {
+            await DisposeChannelAsync(strict);
+        }
     }
 
     [Fact]
@@ -432,9 +472,7 @@ public abstract class ConformanceTests : IAsyncLifetime
     public async Task ClientKilled_DuringCall_ServerTokenFires()
     {
         var key = Guid.NewGuid().ToString();
-        await using var client = ChildProcess.Start(TestPaths.TestClientDll, "sleep", Server.Address, key);
-        await client.WaitForLineAsync("STARTED");
-        await client.KillAsync();
+        await KillClientDuringSleepAsync(key);
         Assert.Equal("cancelled", await OutcomeAsync(key));
     }
 

@@ -15,27 +15,6 @@ namespace Rpc.Tests.Transports;
 public sealed class WrongPeerTests
 {
     [Fact]
-    public async Task Http2Client_OnOurSocket_FailsFastInsteadOfHanging()
-    {
-        await using var server = await InProcessServer.StartAsync();
-        using var http = new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, cancellationToken) =>
-            {
-                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                await socket.ConnectAsync(new UnixDomainSocketEndPoint(server.SocketPath), cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
-            },
-        };
-        using var grpc = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = http });
-        var ex = await Assert.ThrowsAsync<RpcException>(() => new TestService.TestServiceClient(grpc).EmptyCallAsync(new Empty()).ResponseAsync.DefaultTimeout());
-        Assert.Contains(ex.StatusCode, new[] { StatusCode.Unavailable, StatusCode.Internal });
-
-        using var channel = RpcChannel.ForAddress(server.Address);
-        await new TestService.TestServiceClient(channel).EmptyCallAsync(new Empty()).ResponseAsync.DefaultTimeout();
-    }
-
-    [Fact]
     public async Task RpcClient_AgainstNonRpcServer_UnavailableNamingTheProblem()
     {
         var path = TestPaths.NewSocketPath();
