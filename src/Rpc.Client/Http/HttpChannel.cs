@@ -1,3 +1,4 @@
+using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 
@@ -17,7 +18,7 @@ internal sealed class HttpChannel : IAsyncDisposable
     {
         _grpc = grpc;
         _upgrade = upgrade;
-        Invoker = new HttpCallInvoker(grpc.CreateCallInvoker(), upgrade);
+        Invoker = new HttpCallInvoker(grpc.CreateCallInvoker().Intercept(new CancelledStatusInterceptor()), upgrade);
     }
 
     public HttpCallInvoker Invoker { get; }
