@@ -21,7 +21,8 @@ internal sealed class AdvertisementHandler : DelegatingHandler
         if (_upgrade.WantsAdvertisement
             && response.Headers.TryGetValues(LocalEndpoints.HeaderName, out var values))
         {
-            _upgrade.OnAdvertisement(values.FirstOrDefault());
+            // HttpHeaders may hand a comma-separated value back in pieces; the list of endpoints is one.
+            _upgrade.OnAdvertisement(string.Join(',', values));
         }
 
         return response;

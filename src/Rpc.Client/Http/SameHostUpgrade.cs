@@ -107,7 +107,7 @@ internal sealed class SameHostUpgrade : IAsyncDisposable
         reason = null;
         if (!LocalEndpoints.TryParse(value, out advertisement))
         {
-            reason = "the advertisement is malformed or of an unknown version";
+            reason = $"the advertisement '{value?[..Math.Min(value.Length, 200)]}' is malformed or of an unknown version";
             return null;
         }
 

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
-using Grpc.AspNetCore.Server;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -32,16 +31,17 @@ internal sealed class ClientKestrelServer : IAsyncDisposable
     /// <summary>The address an RpcChannel reaches it at: <c>http://127.0.0.1:PORT</c>, <c>https://localhost:PORT</c> or <c>http+unix:///path</c>.</summary>
     public string Address { get; }
 
-    public static Task<ClientKestrelServer> StartTcpAsync(ConformanceService service, Action<GrpcServiceOptions>? configure = null) =>
-        StartAsync(service, configure, certificate: null, socketPath: null);
+    /// <summary>Starts it on loopback TCP; <paramref name="responseHeader"/>, when given, is added to every response (as an RpcServer adds its advertisement).</summary>
+    public static Task<ClientKestrelServer> StartTcpAsync(ConformanceService service, KeyValuePair<string, string>? responseHeader = null) =>
+        StartAsync(service, responseHeader, certificate: null, socketPath: null);
 
     public static Task<ClientKestrelServer> StartTlsAsync(ConformanceService service, X509Certificate2 certificate) =>
-        StartAsync(service, configure: null, certificate, socketPath: null);
+        StartAsync(service, responseHeader: null, certificate, socketPath: null);
 
     public static Task<ClientKestrelServer> StartUnixAsync(ConformanceService service, string socketPath) =>
-        StartAsync(service, configure: null, certificate: null, socketPath);
+        StartAsync(service, responseHeader: null, certificate: null, socketPath);
 
-    private static async Task<ClientKestrelServer> StartAsync(ConformanceService service, Action<GrpcServiceOptions>? configure, X509Certificate2? certificate, string? socketPath)
+    private static async Task<ClientKestrelServer> StartAsync(ConformanceService service, KeyValuePair<string, string>? responseHeader, X509Certificate2? certificate, string? socketPath)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -61,13 +61,20 @@ internal sealed class ClientKestrelServer : IAsyncDisposable
                 kestrel.Listen(IPAddress.Loopback, 0, listen => listen.Protocols = HttpProtocols.Http2);
             }
         });
-        builder.Services.AddGrpc(options =>
-        {
-            options.EnableDetailedErrors = true;
-            configure?.Invoke(options);
-        });
+        builder.Services.AddGrpc(options => options.EnableDetailedErrors = true);
         builder.Services.AddSingleton(service);
         var app = builder.Build();
+        if (responseHeader is { } header)
+        {
+            // Set before the gRPC handler runs, so it leaves with the first response headers
+            // (or with a trailers-only response), wherever the handler writes them.
+            app.Use((context, next) =>
+            {
+                context.Response.Headers[header.Key] = header.Value;
+                return next(context);
+            });
+        }
+
         app.MapGrpcService<ConformanceService>();
         using var startTimeout = new CancellationTokenSource(Infrastructure.TaskExtensions.DefaultTimeoutSpan);
         await app.StartAsync(startTimeout.Token);
