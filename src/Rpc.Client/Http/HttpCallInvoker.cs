@@ -20,11 +20,22 @@ internal sealed class HttpCallInvoker : CallInvoker
 
     private CallInvoker Route() => _upgrade?.TryGetInvoker() ?? _http;
 
-    public override TResponse BlockingUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) =>
-        Route().BlockingUnaryCall(method, host, options, request);
+    public override TResponse BlockingUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
+    {
+        using var call = AsyncUnaryCall(method, host, options, request);
+        // As grpc-dotnet does: a blocking call blocks on the asynchronous one.
+        return call.ResponseAsync.GetAwaiter().GetResult();
+    }
 
+    /// <summary>
+    /// A unary call holds its whole request, so one the local connection never delivered (the
+    /// endpoint went away between the choice and the send) is sent again over HTTP/2; streaming
+    /// calls fail as calls in flight do.
+    /// </summary>
     public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) =>
-        Route().AsyncUnaryCall(method, host, options, request);
+        _upgrade?.TryGetInvoker() is { } local
+            ? FallbackUnaryCall<TRequest, TResponse>.Start(local, _http, method, host, options, request)
+            : _http.AsyncUnaryCall(method, host, options, request);
 
     public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request) =>
         Route().AsyncServerStreamingCall(method, host, options, request);

@@ -110,6 +110,39 @@ public sealed class ClientSameHostUpgradeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Upgrade_RpcServerStopsUnderLoad_EveryUnaryCallSucceeds()
+    {
+        await StartHttpAsync(_shm);
+        await using var channel = RpcChannel.ForAddress(_http!.Address, Options());
+        var client = new TestService.TestServiceClient(channel);
+        Assert.StartsWith("shm:", await PeerOnceItChangesAsync(client, from: "ipv4:"));
+
+        // Calls race the shutdown: the ones it refuses (GOAWAY) or that find the endpoint gone
+        // never reached the server, so the channel sends them over HTTP/2 instead of failing them.
+        using var stopped = new CancellationTokenSource();
+        var callers = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            var calls = 0;
+            var afterStop = 0;
+            while (afterStop < 20)
+            {
+                var response = await client.UnaryCallAsync(new SimpleRequest { ResponseSize = 5 }).ResponseAsync.DefaultTimeout();
+                Assert.Equal(5, response.Payload.Body.Length);
+                calls++;
+                afterStop += stopped.IsCancellationRequested ? 1 : 0;
+            }
+
+            return calls;
+        })).ToArray();
+        await _local!.ShutdownAsync().DefaultTimeout();
+        await stopped.CancelAsync();
+        await Task.WhenAll(callers).DefaultTimeout();
+
+        var last = await client.UnaryCallAsync(new SimpleRequest()).ResponseAsync.DefaultTimeout();
+        Assert.StartsWith("ipv4:", last.Peer);
+    }
+
+    [Fact]
     public async Task Upgrade_TurnedOff_CallsStayOnHttp()
     {
         await StartHttpAsync(_shm);
@@ -123,6 +156,22 @@ public sealed class ClientSameHostUpgradeTests : IAsyncLifetime
         await StartHttpAsync(_shm, userId: CurrentUserId() + 1);
         await using var channel = RpcChannel.ForAddress(_http!.Address, Options());
         await AssertStaysOnHttpAsync(new TestService.TestServiceClient(channel));
+    }
+
+    [Fact]
+    public async Task Upgrade_EndpointServedByAnotherUser_RefusedBeforeAnyCall()
+    {
+        await StartHttpAsync($"unix://{_socket}");
+        var registry = TransportRegistry.CreateDefault();
+        var impostor = new ClientImpostorTransport(registry.Resolve(TransportAddress.Parse("unix://" + _socket)), CurrentUserId() + 1);
+        registry.Register(impostor);
+        var options = Options();
+        options.Transports = registry;
+        await using var channel = RpcChannel.ForAddress(_http!.Address, options);
+
+        await AssertStaysOnHttpAsync(new TestService.TestServiceClient(channel));
+        Assert.True(impostor.Connects > 0, "the client never tried the advertised endpoint");
+        Assert.Contains($"not by the advertised uid {CurrentUserId()}", _log.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]
