@@ -79,6 +79,19 @@ public sealed class ClientSameHostUpgradeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Upgrade_FirstCallFails_ChannelStillUpgradesAndErrorArrivesIntact()
+    {
+        await StartHttpAsync(_shm);
+        await using var channel = RpcChannel.ForAddress(_http!.Address, Options());
+        var client = new TestService.TestServiceClient(channel);
+
+        // The advertisement may come on an error (a trailers-only response); the error is the caller's as usual.
+        var ex = await Assert.ThrowsAsync<RpcException>(() => client.UnaryCallAsync(new SimpleRequest { ResponseStatus = new EchoStatus { Code = (int)StatusCode.PermissionDenied, Message = "first" } }).ResponseAsync.DefaultTimeout());
+        Assert.Equal(StatusCode.PermissionDenied, ex.StatusCode);
+        Assert.StartsWith("shm:", await PeerOnceItChangesAsync(client, from: "ipv4:"));
+    }
+
+    [Fact]
     public async Task Upgrade_OnlyUnixAdvertised_LaterCallsArriveOverUnix()
     {
         await StartHttpAsync($"tcp://127.0.0.1:1,unix://{_socket}");
