@@ -3,6 +3,7 @@ using System.Globalization;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Rpc.Client.Http;
 using Rpc.Client.Internal;
 using Rpc.Transports;
 using Rpc.Transports.Pipes;
@@ -10,7 +11,8 @@ using Rpc.Transports.Pipes;
 namespace Rpc.Client;
 
 /// <summary>
-/// A gRPC channel over an Rpc transport. Pass it to any Grpc.Tools-generated client:
+/// A gRPC channel over an Rpc transport, or over standard gRPC (HTTP/2) to any gRPC server. Pass
+/// it to any Grpc.Tools-generated client:
 /// <c>new Calculator.CalculatorClient(RpcChannel.ForAddress("unix:///run/calc.sock"))</c>.
 /// It connects on the first call and reconnects on a later call after the connection breaks.
 /// </summary>
@@ -18,8 +20,10 @@ public sealed class RpcChannel : ChannelBase, IDisposable, IAsyncDisposable
 {
     private static readonly TimeSpan ChildExitGrace = TimeSpan.FromSeconds(5);
 
-    private readonly RpcCallInvoker _invoker;
+    private readonly CallInvoker _invoker;
     private readonly IAsyncDisposable? _ownedTransport;
+    private readonly ConnectionManager? _connections;
+    private readonly HttpChannel? _http;
 
     private RpcChannel(TransportAddress address, ITransport transport, RpcChannelOptions options, Process? child = null)
         : base(address.ToString())
@@ -28,8 +32,17 @@ public sealed class RpcChannel : ChannelBase, IDisposable, IAsyncDisposable
         _ownedTransport = child is null ? null : transport as IAsyncDisposable;
         Options = options;
         var logger = options.LoggerFactory?.CreateLogger<RpcChannel>() ?? (ILogger)NullLogger.Instance;
-        Connections = new ConnectionManager(address, transport, options, logger);
-        _invoker = new RpcCallInvoker(this);
+        _connections = new ConnectionManager(address, transport, options, logger);
+        _invoker = new RpcCallInvoker(_connections, options);
+    }
+
+    private RpcChannel(string address, HttpAddress httpAddress, RpcChannelOptions options)
+        : base(address)
+    {
+        Options = options;
+        var logger = options.LoggerFactory?.CreateLogger<RpcChannel>() ?? (ILogger)NullLogger.Instance;
+        _http = HttpChannel.Create(httpAddress, options, logger);
+        _invoker = _http.Invoker;
     }
 
     internal RpcChannelOptions Options { get; }
@@ -37,16 +50,27 @@ public sealed class RpcChannel : ChannelBase, IDisposable, IAsyncDisposable
     /// <summary>The child process this channel talks to, when made by <see cref="ForChildProcess"/>.</summary>
     public Process? ChildProcess { get; }
 
-    internal ConnectionManager Connections { get; }
+    /// <summary>The local connection's manager; only a channel on an Rpc transport has one.</summary>
+    internal ConnectionManager Connections => _connections ?? throw new InvalidOperationException("A channel on an http(s) address has no Rpc connection of its own.");
 
     /// <summary>
-    /// Creates a channel to <paramref name="address"/>, for example <c>unix:///run/calc.sock</c>.
+    /// Creates a channel to <paramref name="address"/>. An Rpc address (<c>unix:///run/calc.sock</c>,
+    /// <c>shm://calc</c>, ...) uses our own protocol; <c>http://host:port</c>, <c>https://host:port</c>
+    /// and <c>http+unix:///path/to.sock</c> speak standard gRPC over HTTP/2 through Grpc.Net.Client
+    /// to any gRPC server, moving later calls to a local transport when the server is an
+    /// <c>RpcServer</c> on this host run by this user (<see cref="RpcChannelOptions.SameHostUpgrade"/>).
     /// Nothing is connected until the first call.
     /// </summary>
     /// <exception cref="ArgumentException">The address is malformed or no transport serves its scheme.</exception>
     public static RpcChannel ForAddress(string address, RpcChannelOptions? options = null)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(address);
         options ??= new RpcChannelOptions();
+        if (HttpAddress.IsHttp(address))
+        {
+            return new RpcChannel(address, HttpAddress.Parse(address), options);
+        }
+
         var parsed = TransportAddress.Parse(address);
         var transport = (options.Transports ?? TransportRegistry.Default).Resolve(parsed);
         return new RpcChannel(parsed, transport, options);
@@ -78,7 +102,13 @@ public sealed class RpcChannel : ChannelBase, IDisposable, IAsyncDisposable
     /// <inheritdoc cref="Dispose"/>
     public async ValueTask DisposeAsync()
     {
-        await Connections.DisposeAsync().ConfigureAwait(false);
+        if (_http is not null)
+        {
+            await _http.DisposeAsync().ConfigureAwait(false);
+            return;
+        }
+
+        await _connections!.DisposeAsync().ConfigureAwait(false);
         if (_ownedTransport is not null)
         {
             await _ownedTransport.DisposeAsync().AsTask().WaitAsync(Options.CloseTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

@@ -18,7 +18,8 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     private const string CanceledByClient = "Call canceled by the client.";
     private const string DeadlineExceeded = "Deadline Exceeded";
 
-    private readonly RpcChannel _channel;
+    private readonly ConnectionManager _connections;
+    private readonly RpcChannelOptions _channelOptions;
     private readonly Method<TRequest, TResponse> _method;
     private readonly CallOptions _options;
     // The call object itself (a monitor): no lock object per call. Nothing outside the call can
@@ -44,10 +45,11 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     // Spans and metrics (Rpc.Client); empty unless a listener is attached.
     private CallMeasures _measures;
 
-    public ClientCall(RpcChannel channel, Method<TRequest, TResponse> method, CallOptions options)
+    public ClientCall(ConnectionManager connections, RpcChannelOptions channelOptions, Method<TRequest, TResponse> method, CallOptions options)
     {
         _lock = this;
-        _channel = channel;
+        _connections = connections;
+        _channelOptions = channelOptions;
         _method = method;
         _options = options;
     }
@@ -59,7 +61,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     /// <summary>Starts the call; with a <paramref name="request"/> it is the only one and the stream half-closes.</summary>
     public void Start(TRequest? request)
     {
-        RpcInstruments.Client.Begin(ref _measures, _method.FullName, ActivityKind.Client, default, _channel.Connections.Address.Scheme, _channel.Connections.Address);
+        RpcInstruments.Client.Begin(ref _measures, _method.FullName, ActivityKind.Client, default, _connections.Address.Scheme, _connections.Address);
         var timeout = CallStart.NoTimeout;
         if (_options.Deadline is { } deadline && deadline != DateTime.MaxValue)
         {
@@ -100,18 +102,18 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             };
             if (request is not null)
             {
-                serialized = MessageSerializer.Serialize(_method.RequestMarshaller, request, _channel.Options.MaxSendMessageSize, "client", "RpcChannelOptions.MaxSendMessageSize");
+                serialized = MessageSerializer.Serialize(_method.RequestMarshaller, request, _channelOptions.MaxSendMessageSize, "client", "RpcChannelOptions.MaxSendMessageSize");
                 _measures.Sent(request: true, serialized.Payload.Length);
                 frames.Message = serialized.Payload;
                 frames.HasMessage = true;
                 frames.EndStream = true;
             }
 
-            if (!_channel.Connections.TryGetCurrent(out var connection))
+            if (!_connections.TryGetCurrent(out var connection))
             {
                 // The deadline and the token bound the wait for a connection too; the attempt
                 // itself goes on for the channel's other calls.
-                connection = await _channel.Connections.GetConnectionAsync(CallToken).ConfigureAwait(false);
+                connection = await _connections.GetConnectionAsync(CallToken).ConfigureAwait(false);
             }
 
             var stream = connection.CreateStream();
@@ -258,7 +260,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         {
             await _started.ConfigureAwait(false);
             ThrowIfComplete();
-            serialized = MessageSerializer.Serialize(_method.RequestMarshaller, message, _channel.Options.MaxSendMessageSize, "client", "RpcChannelOptions.MaxSendMessageSize");
+            serialized = MessageSerializer.Serialize(_method.RequestMarshaller, message, _channelOptions.MaxSendMessageSize, "client", "RpcChannelOptions.MaxSendMessageSize");
             _measures.Sent(request: true, serialized.Payload.Length);
             await _stream!.SendAsync(OutgoingFrames.ForMessage(serialized.Payload), CancellationToken.None).ConfigureAwait(false);
         }
@@ -447,7 +449,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         RpcException rpc => rpc.Status,
         StreamResetException reset => reset.Status,
         OperationCanceledException => new Status(StatusCode.Cancelled, CanceledByClient),
-        ObjectDisposedException => new Status(StatusCode.Unavailable, $"The channel to '{_channel.Connections.Address}' has been disposed.", ex),
+        ObjectDisposedException => new Status(StatusCode.Unavailable, $"The channel to '{_connections.Address}' has been disposed.", ex),
         IOException => new Status(StatusCode.Unavailable, "The connection failed: " + ex.Message, ex),
         _ => new Status(StatusCode.Internal, $"Error in gRPC call. {ex.GetType().Name}: {ex.Message}", ex),
     };

@@ -25,6 +25,7 @@ internal sealed class ConnectionManager : IAsyncDisposable
     private readonly RpcChannelOptions _options;
     private readonly ConnectionOptions _connectionOptions;
     private readonly ILogger _logger;
+    private readonly Func<PeerIdentity?, string?>? _checkPeer;
     private readonly Lock _lock = new();
     private readonly HashSet<MultiplexedConnection> _connections = [];
     private readonly CancellationTokenSource _disposed = new();
@@ -35,9 +36,20 @@ internal sealed class ConnectionManager : IAsyncDisposable
     private long _nextAttemptTimestamp;
     private string? _lastFailure;
 
-    public ConnectionManager(TransportAddress address, ITransport transport, RpcChannelOptions options, ILogger logger)
+    /// <summary>A manager that connects to <paramref name="address"/> through <paramref name="transport"/> on the first call.</summary>
+    /// <param name="address">Where to connect.</param>
+    /// <param name="transport">The transport that serves the address.</param>
+    /// <param name="options">The channel's settings: timeouts, backoff, limits.</param>
+    /// <param name="logger">Where connection events go.</param>
+    /// <param name="checkPeer">
+    /// Vets whom each new connection reached before a byte of a call crosses it; a non-null return
+    /// says why it is refused and fails the attempt (the same-host upgrade uses it to insist the
+    /// server runs as the advertised user).
+    /// </param>
+    public ConnectionManager(TransportAddress address, ITransport transport, RpcChannelOptions options, ILogger logger, Func<PeerIdentity?, string?>? checkPeer = null)
     {
         _address = address;
+        _checkPeer = checkPeer;
         _transport = transport;
         _options = options;
         _logger = logger;
@@ -123,6 +135,13 @@ internal sealed class ConnectionManager : IAsyncDisposable
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_disposed.Token);
             timeout.CancelAfter(_options.ConnectTimeout);
             var transportConnection = await _transport.ConnectAsync(_address, timeout.Token).ConfigureAwait(false);
+            if (_checkPeer?.Invoke(transportConnection.PeerIdentity) is { } refused)
+            {
+                transportConnection.Abort(new IOException(refused));
+                await transportConnection.DisposeAsync().AsTask().WaitAsync(_options.CloseTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                throw new IOException(refused);
+            }
+
             connection = new MultiplexedConnection(transportConnection, _connectionOptions, acceptor: null, _logger);
             await connection.StartAsync(timeout.Token).ConfigureAwait(false);
             lock (_lock)

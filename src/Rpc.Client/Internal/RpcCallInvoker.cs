@@ -5,9 +5,14 @@ namespace Rpc.Client.Internal;
 /// <summary>Starts one <see cref="ClientCall{TRequest, TResponse}"/> per RPC and wraps it in Grpc.Core's call types.</summary>
 internal sealed class RpcCallInvoker : CallInvoker
 {
-    private readonly RpcChannel _channel;
+    private readonly ConnectionManager _connections;
+    private readonly RpcChannelOptions _options;
 
-    public RpcCallInvoker(RpcChannel channel) => _channel = channel;
+    public RpcCallInvoker(ConnectionManager connections, RpcChannelOptions options)
+    {
+        _connections = connections;
+        _options = options;
+    }
 
     public override TResponse BlockingUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
     {
@@ -18,28 +23,28 @@ internal sealed class RpcCallInvoker : CallInvoker
 
     public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
     {
-        var call = new ClientCall<TRequest, TResponse>(_channel, method, options);
+        var call = new ClientCall<TRequest, TResponse>(_connections, _options, method, options);
         call.Start(request);
         return new AsyncUnaryCall<TResponse>(call.GetResponseAsync(), CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, call);
     }
 
     public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
     {
-        var call = new ClientCall<TRequest, TResponse>(_channel, method, options);
+        var call = new ClientCall<TRequest, TResponse>(_connections, _options, method, options);
         call.Start(request);
         return new AsyncServerStreamingCall<TResponse>(call, CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, call);
     }
 
     public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options)
     {
-        var call = new ClientCall<TRequest, TResponse>(_channel, method, options);
+        var call = new ClientCall<TRequest, TResponse>(_connections, _options, method, options);
         call.Start(request: null);
         return new AsyncClientStreamingCall<TRequest, TResponse>(call, call.GetResponseAsync(), CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, call);
     }
 
     public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options)
     {
-        var call = new ClientCall<TRequest, TResponse>(_channel, method, options);
+        var call = new ClientCall<TRequest, TResponse>(_connections, _options, method, options);
         call.Start(request: null);
         return new AsyncDuplexStreamingCall<TRequest, TResponse>(call, call, CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, call);
     }
