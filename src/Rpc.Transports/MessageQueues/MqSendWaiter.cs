@@ -74,7 +74,16 @@ internal sealed class MqSendWaiter : IDisposable
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending = bytes;
         _pendingIsEnd = isEnd;
-        _pendingDone = done;
+        // A full fence: either the thread, once it sees the stop, takes this request and fails it,
+        // or this side sees the stop below and fails it itself; never neither (a send loop awaiting
+        // a request no thread will serve would hold the connection's dispose forever).
+        Interlocked.Exchange(ref _pendingDone, done);
+        if (_stopped)
+        {
+            Interlocked.Exchange(ref _pendingDone, null)?.TrySetException(new IOException("The connection was closed."));
+            return done.Task;
+        }
+
         // The semaphore's release publishes the fields above to the thread.
         _requests.Release();
         return done.Task;
