@@ -16,6 +16,9 @@ public static class MessageQueueEntries
     public static string[] Of(string name) =>
         Directory.GetFiles(Mount.Value, $"rpc-mq-{name}-*").Select(Path.GetFileName).OfType<string>().ToArray();
 
+    /// <summary>The file of the queue <paramref name="queueName"/> (with its leading '/') in the mount, for chmod and the like.</summary>
+    public static string PathOf(string queueName) => Path.Combine(Mount.Value, queueName.TrimStart('/'));
+
     /// <summary>Every queue the transport made, for any name.</summary>
     public static string[] All() =>
         Directory.GetFiles(Mount.Value, "rpc-mq-*").Select(Path.GetFileName).OfType<string>().ToArray();

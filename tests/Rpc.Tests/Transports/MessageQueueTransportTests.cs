@@ -172,21 +172,57 @@ public sealed class MessageQueueTransportTests
     [Fact]
     public void Open_QueueOthersCanRead_Refused()
     {
-        var name = $"/rpc-mq-rpct-{Guid.NewGuid():N}";
-        var readable = MqNative.Open(name + ".s", MqNative.OpenReadWrite | MqNative.OpenCreate | MqNative.OpenExclusive, 0x1A4 /* 0644 */, 2, 128, out var error);
-        Assert.True(readable >= 0, $"mq_open failed: errno {error}");
+        var name = NewQueuePair(out var created);
         try
         {
+            File.SetUnixFileMode(MessageQueueEntries.PathOf(name + ".s"), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
             var ex = Assert.Throws<IOException>(() => MqQueuePair.Open(name, OwnUserId()));
-            Assert.Contains("mode", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("mode 644", ex.Message, StringComparison.Ordinal);
             // Refused or not, the client removed the names.
             Assert.DoesNotContain(MessageQueueEntries.All(), e => e.StartsWith(name[1..], StringComparison.Ordinal));
         }
         finally
         {
-            MqNative.Close(readable);
-            MqQueuePair.Unlink(name);
+            Close(name, created);
         }
+    }
+
+    [Fact]
+    public void Open_QueueOfAnotherUser_Refused()
+    {
+        var name = NewQueuePair(out var created);
+        try
+        {
+            var ex = Assert.Throws<IOException>(() => MqQueuePair.Open(name, OwnUserId() + 1));
+            Assert.Contains($"expected uid {OwnUserId() + 1}", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Close(name, created);
+        }
+    }
+
+    /// <summary>Two private queues named as a server would name them, as a peer playing the server.</summary>
+    private static string NewQueuePair(out int[] created)
+    {
+        var name = $"/rpc-mq-rpct-{Guid.NewGuid():N}";
+        created = [.. new[] { ".c", ".s" }.Select(suffix =>
+        {
+            var descriptor = MqNative.Open(name + suffix, MqNative.OpenReadWrite | MqNative.OpenCreate | MqNative.OpenExclusive, 0x180, 2, 128, out var error);
+            Assert.True(descriptor >= 0, $"mq_open failed: errno {error}");
+            return descriptor;
+        })];
+        return name;
+    }
+
+    private static void Close(string name, int[] created)
+    {
+        foreach (var descriptor in created)
+        {
+            MqNative.Close(descriptor);
+        }
+
+        MqQueuePair.Unlink(name);
     }
 
     [Theory]
