@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Rpc.Transports.MessageQueues;
 using Rpc.Transports.Pipes;
 using Rpc.Transports.SharedMemory;
 using Rpc.Transports.Sockets;
@@ -13,7 +14,7 @@ namespace Rpc.Transports;
 public sealed class TransportRegistry
 {
     internal const string AcceptedForms =
-        "Accepted forms: unix:///absolute/path, unix:relative/path, pipe://name, tcp://host:port, tcps://host:port, shm://name, inproc://name.";
+        "Accepted forms: unix:///absolute/path, unix:relative/path, pipe://name, tcp://host:port, tcps://host:port, shm://name, mq://name, inproc://name.";
 
     private readonly ConcurrentDictionary<string, ITransport> _transports = new(StringComparer.Ordinal);
 
@@ -53,6 +54,7 @@ public sealed class TransportRegistry
         registry.Register(new NamedPipeTransport());
         registry.Register(new TcpTransport(new TcpTransportOptions()));
         registry.Register(new SharedMemoryTransport(new SharedMemoryTransportOptions()));
+        registry.Register(new MessageQueueTransport(new MessageQueueTransportOptions()));
         registry.Register(new InProcess.InProcessTransport());
         return registry;
     }
