@@ -1,1 +1,3 @@
-return 0;
+using Rpc.Cli;
+
+return await RpcTool.RunAsync(args, ToolIO.FromConsole()).ConfigureAwait(false);
