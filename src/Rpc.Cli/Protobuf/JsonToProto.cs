@@ -147,7 +147,7 @@ public static class JsonToProto
                 throw new JsonCodecException($"Field '{path}' is repeated and must be a JSON array.");
             }
 
-            if (field.IsPacked && value.GetArrayLength() > 0)
+            if (field.IsPacked && IsPackable(field.FieldType) && value.GetArrayLength() > 0)
             {
                 using var packedBuffer = new MemoryStream();
                 var packed = new CodedOutputStream(packedBuffer);
@@ -206,6 +206,9 @@ public static class JsonToProto
             WriteScalar(output, field, ParseScalar(field, value, path), path);
         }
     }
+
+    // Descriptors call a proto3 repeated field packed whatever its type; only scalars are.
+    internal static bool IsPackable(FieldType type) => type is not (FieldType.String or FieldType.Bytes or FieldType.Message or FieldType.Group);
 
     private static void WriteTag(CodedOutputStream output, FieldDescriptor field) =>
         output.WriteTag(field.FieldNumber, WireTypeOf(field.FieldType));
