@@ -14,6 +14,7 @@ internal static class RpcTool
             ListCommand.Create(io),
             DescribeCommand.Create(io),
             CallCommand.Create(io),
+            HealthCommand.Create(io),
         };
         return root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = io.Out, Error = io.Error });
     }
