@@ -123,15 +123,29 @@ public static class JsonToProto
             {
                 using var entryBuffer = new MemoryStream();
                 var entryOutput = new CodedOutputStream(entryBuffer);
-                WriteTag(entryOutput, keyField);
-                WriteScalar(entryOutput, keyField, ParseMapKey(keyField, entry.Name, path), path);
+                // As Google.Protobuf's map codec: a key or scalar value at its default stays off the wire.
+                var key = ParseMapKey(keyField, entry.Name, path);
+                if (!IsDefault(key))
+                {
+                    WriteTag(entryOutput, keyField);
+                    WriteScalar(entryOutput, keyField, key, path);
+                }
+
                 if (entry.Value.ValueKind == JsonValueKind.Null && valueField.FieldType != FieldType.Message)
                 {
                     throw new JsonCodecException($"Field '{path}[{entry.Name}]': a map value cannot be null.");
                 }
 
-                WriteTag(entryOutput, valueField);
-                WriteValue(entryOutput, valueField, entry.Value, $"{path}[{entry.Name}]");
+                if (valueField.FieldType == FieldType.Message)
+                {
+                    WriteTag(entryOutput, valueField);
+                    WriteValue(entryOutput, valueField, entry.Value, $"{path}[{entry.Name}]");
+                }
+                else if (ParseScalar(valueField, entry.Value, $"{path}[{entry.Name}]") is var mapValue && !IsDefault(mapValue))
+                {
+                    WriteTag(entryOutput, valueField);
+                    WriteScalar(entryOutput, valueField, mapValue, path);
+                }
                 entryOutput.Flush();
                 output.WriteTag(field.FieldNumber, WireFormat.WireType.LengthDelimited);
                 output.WriteBytes(ByteString.CopyFrom(entryBuffer.ToArray()));
