@@ -16,6 +16,7 @@ internal static class RpcTool
             CallCommand.Create(io),
             HealthCommand.Create(io),
         };
-        return root.Parse(args).InvokeAsync(new InvocationConfiguration { Output = io.Out, Error = io.Error });
+        // No response files: '-d @file' names a request file, as in curl and grpcurl.
+        return root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null }).InvokeAsync(new InvocationConfiguration { Output = io.Out, Error = io.Error });
     }
 }

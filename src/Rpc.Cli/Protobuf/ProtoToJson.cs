@@ -46,7 +46,7 @@ public static class ProtoToJson
             WriteFieldValue(writer, field, value);
         }
 
-        writer.Write(first ? "}" : " }");
+        writer.Write(" }"); // JsonFormatter writes an empty message as "{ }".
     }
 
     private static bool ShouldWrite(FieldDescriptor field, object value, DecodedFields fields)
