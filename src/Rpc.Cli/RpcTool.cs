@@ -15,6 +15,7 @@ internal static class RpcTool
             DescribeCommand.Create(io),
             CallCommand.Create(io),
             HealthCommand.Create(io),
+            BenchCommand.Create(io),
         };
         // No response files: '-d @file' names a request file, as in curl and grpcurl.
         return root.Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null }).InvokeAsync(new InvocationConfiguration { Output = io.Out, Error = io.Error });

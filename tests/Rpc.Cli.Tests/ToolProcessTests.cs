@@ -140,4 +140,23 @@ public sealed class ToolProcessTests(TestServerFixture server) : IClassFixture<T
         var result = await ToolProcess.RunAsync(null, "health", server.Addresses["unix"], "no.Such");
         Assert.Equal(5, result.ExitCode);
     }
+
+    [Fact]
+    public async Task Bench_FixedCalls_ReportsEveryCallAndLatencies()
+    {
+        var result = await ToolProcess.RunAsync(null, "bench", server.Addresses["unix"], Unary, """{ "responseSize": 4 }""", "-c", "3", "-n", "200");
+        Assert.Equal(0, result.ExitCode);
+        Assert.Contains("calls/s", result.Error, StringComparison.Ordinal);
+        Assert.Contains("p99 ms", result.Error, StringComparison.Ordinal);
+        Assert.Contains("latency histogram", result.Error, StringComparison.Ordinal);
+        Assert.Matches(@"\u2502 200\s+\u2502 0\s+\u2502", result.Error);
+    }
+
+    [Fact]
+    public async Task Bench_FailingCalls_ExitCodeIsTheirStatus()
+    {
+        var result = await ToolProcess.RunAsync(null, "bench", server.Addresses["unix"], Unary, """{ "responseStatus": { "code": 9 } }""", "-c", "2", "-n", "20");
+        Assert.Equal(9, result.ExitCode);
+        Assert.Matches(@"\u2502 20\s+\u2502 20\s+\u2502", result.Error);
+    }
 }
