@@ -124,7 +124,8 @@ internal sealed class ReflectionClient(CallInvoker invoker, CallSettings setting
             {
                 throw new ToolException(ExitCodes.Unimplemented,
                     "The server does not serve reflection (neither grpc.reflection.v1 nor v1alpha), so the tool cannot learn its services. "
-                    + "Add reflection to the server (AddReflection(), see docs/hosting.md) or pass the service's definition with --proto FILE.");
+                    + "Add reflection to the server (AddReflection(), see docs/hosting.md). "
+                    + "Calling from the service's .proto instead (--proto FILE) is not available in this version of the tool.");
             }
         }
     }
