@@ -30,6 +30,14 @@ options.Interceptors.Add(new TrailerStampingInterceptor());
 options.Interceptors.Add(new TraceEchoInterceptor());
 await using var server = new RpcServer(options);
 server.AddService(new ConformanceService());
+// For the rpc tool's tests (issue 12): reflection (v1alpha; the tool falls back to it from v1) and health.
+server.AddService(new Grpc.Reflection.ReflectionServiceImpl(
+    Rpc.Testing.TestService.Descriptor, Grpc.Reflection.V1Alpha.ServerReflection.Descriptor, Grpc.Health.V1.Health.Descriptor));
+var health = new Grpc.HealthCheck.HealthServiceImpl();
+health.SetStatus("", Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving);
+health.SetStatus("rpc.testing.TestService", Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving);
+health.SetStatus("rpc.testing.Draining", Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.NotServing);
+server.AddService(health);
 var asChild = args is ["--parent-pipes"];
 foreach (var address in args.Where(a => !a.StartsWith("--", StringComparison.Ordinal)))
 {

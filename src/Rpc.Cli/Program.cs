@@ -1,0 +1,3 @@
+using Rpc.Cli;
+
+return await RpcTool.RunAsync(args, ToolIO.FromConsole()).ConfigureAwait(false);
