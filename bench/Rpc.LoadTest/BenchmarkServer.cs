@@ -25,6 +25,7 @@ public static class BenchmarkServer
         {
             ["rpc-unix"] = $"unix://{Path.Combine(directory, name + ".sock")}",
             ["rpc-shm"] = $"shm://{name}",
+            ["rpc-mq"] = $"mq://{name}",
             ["rpc-pipe"] = $"pipe://{name}",
             ["rpc-tcp"] = "tcp://127.0.0.1:0",
             ["rpc-http"] = "http://127.0.0.1:0",
