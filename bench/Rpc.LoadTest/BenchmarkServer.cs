@@ -31,7 +31,8 @@ public static class BenchmarkServer
             ["rpc-http"] = "http://127.0.0.1:0",
         };
 
-        await using var rpc = new RpcServer(new RpcServerOptions { MaxReceiveMessageSize = 8 << 20, MaxSendMessageSize = 8 << 20 });
+        // As for Kestrel below: the default of 100 calls per connection would queue the idle-streams scenario.
+        await using var rpc = new RpcServer(new RpcServerOptions { MaxReceiveMessageSize = 8 << 20, MaxSendMessageSize = 8 << 20, MaxConcurrentCallsPerConnection = 10_000 });
         rpc.AddService(new BenchService());
         foreach (var address in rpcAddresses.Values)
         {
