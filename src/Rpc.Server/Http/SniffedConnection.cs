@@ -30,7 +30,10 @@ internal sealed class SniffedConnection : ConnectionContext, IConnectionItemsFea
     {
         _transport = transport;
         ConnectionId = "rpc-" + Interlocked.Increment(ref s_nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        Transport = transport.Transport;
+        // Our transports report what is unsent; bound Kestrel's writes by it (see BoundedOutput).
+        Transport = transport is Rpc.Transports.Internal.TransportConnection medium
+            ? new BoundedDuplexPipe(transport.Transport.Input, new BoundedOutput(transport.Transport.Output, medium.Backlog))
+            : transport.Transport;
         ConnectionClosed = _closed.Token;
         Items = new Dictionary<object, object?> { [TransportKey] = transport, [ListenerSchemeKey] = listener.Scheme };
         Features.Set<IConnectionItemsFeature>(this);
@@ -69,6 +72,8 @@ internal sealed class SniffedConnection : ConnectionContext, IConnectionItemsFea
 
         await base.DisposeAsync().ConfigureAwait(false);
     }
+
+    private sealed record BoundedDuplexPipe(PipeReader Input, PipeWriter Output) : IDuplexPipe;
 
     private void CancelClosed()
     {
