@@ -9,7 +9,7 @@ namespace Rpc.Client;
 /// where a member says otherwise and why. Each setter checks its value, so a bad setting fails
 /// where it is made rather than at the first call.
 /// </summary>
-public sealed class RpcChannelOptions
+public sealed partial class RpcChannelOptions
 {
     private int _maxSendMessageSize = 4 * 1024 * 1024;
     private int _maxReceiveMessageSize = 4 * 1024 * 1024;

@@ -6,7 +6,7 @@ using Rpc.Transports;
 namespace Rpc.Server;
 
 /// <summary>Settings of an <see cref="RpcServer"/>. Defaults match grpc-dotnet's where it has one, except where a member says otherwise and why.</summary>
-public sealed class RpcServerOptions
+public sealed partial class RpcServerOptions
 {
     private int _maxConcurrentCallsPerConnection = 100;
     private X509Certificate2? _httpsCertificate;
