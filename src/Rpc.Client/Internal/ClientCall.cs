@@ -61,7 +61,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     /// <summary>Starts the call; with a <paramref name="request"/> it is the only one and the stream half-closes.</summary>
     public void Start(TRequest? request)
     {
-        RpcInstruments.Client.Begin(ref _measures, _method.FullName, ActivityKind.Client, default, _connections.Address.Scheme, _connections.Address);
+        RpcInstruments.Client.Begin(ref _measures, _method.FullName, ActivityKind.Client, default, _connections.Address.Scheme, _connections.Address, _connections.Logger);
         var timeout = CallStart.NoTimeout;
         if (_options.Deadline is { } deadline && deadline != DateTime.MaxValue)
         {
@@ -416,7 +416,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             _trailers = trailers ?? Metadata.Empty;
         }
 
-        RpcInstruments.Client.End(ref _measures, _method.FullName, status.StatusCode, status.Detail);
+        RpcInstruments.Client.End(ref _measures, _method.FullName, status.StatusCode, status.Detail, _connections.Logger);
         _deadlineTimer?.Dispose();
         // Unregister, not Dispose: Dispose waits for a callback running on another thread, and that
         // callback may be waiting for the lock our caller holds (one token cancelling both the call

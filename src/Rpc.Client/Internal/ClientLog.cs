@@ -4,12 +4,12 @@ namespace Rpc.Client.Internal;
 
 internal static partial class ClientLog
 {
-    [LoggerMessage(100, LogLevel.Debug, "Connected to {Address}")]
+    [LoggerMessage(400, LogLevel.Debug, "Connected to {Address}")]
     public static partial void Connected(ILogger logger, string address);
 
-    [LoggerMessage(101, LogLevel.Information, "Connecting to {Address} failed: {Reason}")]
+    [LoggerMessage(401, LogLevel.Information, "Connecting to {Address} failed: {Reason}")]
     public static partial void ConnectFailed(ILogger logger, string address, string reason);
 
-    [LoggerMessage(102, LogLevel.Warning, "The connection to {Address} did not close within {Seconds} s; aborting it")]
+    [LoggerMessage(402, LogLevel.Warning, "The connection to {Address} did not close within {Seconds} s; aborting it")]
     public static partial void CloseTimedOut(ILogger logger, string address, double seconds);
 }

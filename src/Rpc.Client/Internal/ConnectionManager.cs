@@ -61,6 +61,9 @@ internal sealed class ConnectionManager : IAsyncDisposable
         _backoff = options.InitialReconnectBackoff;
     }
 
+    /// <summary>The channel's logger, for its calls' events too.</summary>
+    public ILogger Logger => _logger;
+
     /// <summary>The address this channel connects to, as its errors name it.</summary>
     public TransportAddress Address => _address;
 

@@ -1,8 +1,11 @@
+using System.Diagnostics;
 using Grpc.AspNetCore.Server.Model;
 using Grpc.Core;
 using Microsoft.AspNetCore.Connections.Features;
 using Rpc.Server.Internal;
+using Microsoft.Extensions.Logging;
 using Rpc.Transports;
+using Rpc.Transports.Diagnostics;
 
 namespace Rpc.Server.Http;
 
@@ -13,9 +16,15 @@ namespace Rpc.Server.Http;
 /// </summary>
 internal sealed class HttpDispatch
 {
-    public HttpDispatch(HttpCallTracker calls) => Calls = calls;
+    public HttpDispatch(HttpCallTracker calls, ILogger logger)
+    {
+        Calls = calls;
+        Logger = logger;
+    }
 
     public HttpCallTracker Calls { get; }
+
+    public ILogger Logger { get; }
 }
 
 /// <summary>Adds the registry's methods to Grpc.AspNetCore's model of <see cref="HttpDispatch"/>.</summary>
@@ -43,65 +52,73 @@ internal sealed class HttpMethodProvider : IServiceMethodProvider<HttpDispatch>
         where TResponse : class
     {
         List<object> metadata = [];
+        var name = method.Method.FullName;
         if (method.Unary is not null)
         {
-            context.AddUnaryMethod<TRequest, TResponse>(method.Method, metadata, async (dispatch, request, inner) =>
-            {
-                using var call = dispatch.Calls.Begin(inner.CancellationToken);
-                try
-                {
-                    return await method.Unary(request, Wrap(inner, call)).ConfigureAwait(false);
-                }
-                catch (Exception) when (call.AbortStatus is { } status)
-                {
-                    throw new RpcException(status);
-                }
-            });
+            var handler = method.Unary;
+            context.AddUnaryMethod<TRequest, TResponse>(method.Method, metadata, (dispatch, request, inner) =>
+                RunAsync(dispatch, inner, name, context => handler(request, context)));
         }
         else if (method.ClientStreaming is not null)
         {
-            context.AddClientStreamingMethod<TRequest, TResponse>(method.Method, metadata, async (dispatch, requests, inner) =>
-            {
-                using var call = dispatch.Calls.Begin(inner.CancellationToken);
-                try
-                {
-                    return await method.ClientStreaming(requests, Wrap(inner, call)).ConfigureAwait(false);
-                }
-                catch (Exception) when (call.AbortStatus is { } status)
-                {
-                    throw new RpcException(status);
-                }
-            });
+            var handler = method.ClientStreaming;
+            context.AddClientStreamingMethod<TRequest, TResponse>(method.Method, metadata, (dispatch, requests, inner) =>
+                RunAsync(dispatch, inner, name, context => handler(requests, context)));
         }
         else if (method.ServerStreaming is not null)
         {
-            context.AddServerStreamingMethod<TRequest, TResponse>(method.Method, metadata, async (dispatch, request, responses, inner) =>
-            {
-                using var call = dispatch.Calls.Begin(inner.CancellationToken);
-                try
+            var handler = method.ServerStreaming;
+            context.AddServerStreamingMethod<TRequest, TResponse>(method.Method, metadata, (dispatch, request, responses, inner) =>
+                RunAsync(dispatch, inner, name, async context =>
                 {
-                    await method.ServerStreaming(request, responses, Wrap(inner, call)).ConfigureAwait(false);
-                }
-                catch (Exception) when (call.AbortStatus is { } status)
-                {
-                    throw new RpcException(status);
-                }
-            });
+                    await handler(request, responses, context).ConfigureAwait(false);
+                    return true;
+                }));
         }
         else if (method.Duplex is not null)
         {
-            context.AddDuplexStreamingMethod<TRequest, TResponse>(method.Method, metadata, async (dispatch, requests, responses, inner) =>
+            var handler = method.Duplex;
+            context.AddDuplexStreamingMethod<TRequest, TResponse>(method.Method, metadata, (dispatch, requests, responses, inner) =>
+                RunAsync(dispatch, inner, name, async context =>
+                {
+                    await handler(requests, responses, context).ConfigureAwait(false);
+                    return true;
+                }));
+        }
+    }
+
+    /// <summary>
+    /// One standard-gRPC call: tracked for shutdown, and measured as a local call is (span, metrics,
+    /// Debug events), so traces look the same whichever protocol the client spoke.
+    /// </summary>
+    private static async Task<T> RunAsync<T>(HttpDispatch dispatch, ServerCallContext inner, string method, Func<HttpServerCallContext, Task<T>> handler)
+    {
+        var instruments = RpcInstruments.Server;
+        var measures = new CallMeasures { MessagesUncounted = true };
+        var parent = instruments.Source.HasListeners() ? RpcInstruments.Extract(inner.RequestHeaders) : default;
+        instruments.Begin(ref measures, method, ActivityKind.Server, parent, "http", serverAddress: null, dispatch.Logger);
+        using var call = dispatch.Calls.Begin(inner.CancellationToken);
+        try
+        {
+            var result = await handler(Wrap(inner, call)).ConfigureAwait(false);
+            instruments.End(ref measures, method, inner.Status.StatusCode, inner.Status.Detail, dispatch.Logger);
+            return result;
+        }
+        catch (Exception ex)
+        {
+            var status = call.AbortStatus ?? ex switch
             {
-                using var call = dispatch.Calls.Begin(inner.CancellationToken);
-                try
-                {
-                    await method.Duplex(requests, responses, Wrap(inner, call)).ConfigureAwait(false);
-                }
-                catch (Exception) when (call.AbortStatus is { } status)
-                {
-                    throw new RpcException(status);
-                }
-            });
+                RpcException rpc => rpc.Status,
+                OperationCanceledException when inner.CancellationToken.IsCancellationRequested => new Status(StatusCode.Cancelled, "The call was cancelled."),
+                _ => new Status(StatusCode.Unknown, "Exception was thrown by handler."),
+            };
+            instruments.End(ref measures, method, status.StatusCode, status.Detail, dispatch.Logger);
+            if (call.AbortStatus is not null)
+            {
+                throw new RpcException(status);
+            }
+
+            throw;
         }
     }
 

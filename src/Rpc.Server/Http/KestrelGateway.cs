@@ -124,7 +124,7 @@ internal sealed class KestrelGateway : IHttpGateway
             grpc.MaxReceiveMessageSize = options.MaxReceiveMessageSize;
             grpc.MaxSendMessageSize = options.MaxSendMessageSize;
         });
-        services.AddSingleton(new HttpDispatch(_calls));
+        services.AddSingleton(new HttpDispatch(_calls, _environment.Logger));
         services.AddSingleton<IServiceMethodProvider<HttpDispatch>>(new HttpMethodProvider(_environment.Methods));
     }
 

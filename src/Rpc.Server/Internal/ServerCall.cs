@@ -122,7 +122,7 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
     {
         var instruments = RpcInstruments.Server;
         var parent = instruments.Source.HasListeners() ? RpcInstruments.Extract(Context.RequestHeaders) : default;
-        instruments.Begin(ref _measures, Context.Method, ActivityKind.Server, parent, TransportOf(Context.Peer));
+        instruments.Begin(ref _measures, Context.Method, ActivityKind.Server, parent, TransportOf(Context.Peer), serverAddress: null, Environment.Logger);
         try
         {
             if (_timeout is { } timeout)
@@ -151,7 +151,7 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
             Environment.Untrack(this);
             Stream.ReleaseSlot();
             var final = ReadFinalStatus() ?? new Status(StatusCode.Unknown, "The call ended without a status.");
-            instruments.End(ref _measures, Context.Method, final.StatusCode, final.Detail);
+            instruments.End(ref _measures, Context.Method, final.StatusCode, final.Detail, Environment.Logger);
             TaskCompletionSource? done;
             lock (_lock)
             {

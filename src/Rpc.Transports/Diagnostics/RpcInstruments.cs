@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
 
 namespace Rpc.Transports.Diagnostics;
 
@@ -27,7 +28,7 @@ internal sealed class RpcInstruments
         RequestsPerRpc = Meter.CreateHistogram<long>(client ? RpcTelemetry.ClientRequestsPerRpc : RpcTelemetry.ServerRequestsPerRpc, "{message}", "Request messages per call.");
         ResponsesPerRpc = Meter.CreateHistogram<long>(client ? RpcTelemetry.ClientResponsesPerRpc : RpcTelemetry.ServerResponsesPerRpc, "{message}", "Response messages per call.");
         ActiveCalls = Meter.CreateUpDownCounter<long>(client ? RpcTelemetry.ClientActiveCalls : RpcTelemetry.ServerActiveCalls, "{call}", "Calls in progress.");
-        Connections = client ? null : Meter.CreateUpDownCounter<long>(RpcTelemetry.ServerConnections, "{connection}", "Connections held open.");
+        Connections = Meter.CreateUpDownCounter<long>(client ? RpcTelemetry.ClientConnections : RpcTelemetry.ServerConnections, "{connection}", "Connections held open.");
     }
 
     public ActivitySource Source { get; }
@@ -46,7 +47,7 @@ internal sealed class RpcInstruments
 
     public UpDownCounter<long> ActiveCalls { get; }
 
-    public UpDownCounter<long>? Connections { get; }
+    public UpDownCounter<long> Connections { get; }
 
     public bool MetricsEnabled => Duration.Enabled || ActiveCalls.Enabled || RequestSize.Enabled || ResponseSize.Enabled || RequestsPerRpc.Enabled || ResponsesPerRpc.Enabled;
 
@@ -56,8 +57,15 @@ internal sealed class RpcInstruments
     /// caller's <see cref="Activity.Current"/> back, or the call's span would leak into the caller's
     /// code after the call started.
     /// </remarks>
-    public void Begin(ref CallMeasures measures, string fullMethod, ActivityKind kind, ActivityContext parent, string? transport, object? serverAddress = null)
+    public void Begin(ref CallMeasures measures, string fullMethod, ActivityKind kind, ActivityContext parent, string? transport, object? serverAddress, ILogger logger)
     {
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            measures.Logged = true;
+            measures.StartTimestamp = Stopwatch.GetTimestamp();
+            CallLog.Started(logger, RpcTelemetry.SpanName(fullMethod), transport ?? "local");
+        }
+
         if (Source.HasListeners())
         {
             var ambient = Activity.Current;
@@ -88,7 +96,8 @@ internal sealed class RpcInstruments
 
         if (MetricsEnabled)
         {
-            measures.StartTimestamp = Stopwatch.GetTimestamp();
+            measures.Metered = true;
+            measures.StartTimestamp = measures.StartTimestamp != 0 ? measures.StartTimestamp : Stopwatch.GetTimestamp();
             if (ActiveCalls.Enabled)
             {
                 measures.Counted = true;
@@ -131,7 +140,7 @@ internal sealed class RpcInstruments
     }
 
     /// <summary>Call end, once: status on the span, then the call's measurements.</summary>
-    public void End(ref CallMeasures measures, string fullMethod, StatusCode code, string? detail)
+    public void End(ref CallMeasures measures, string fullMethod, StatusCode code, string? detail, ILogger logger)
     {
         var statusName = RpcTelemetry.StatusName(code);
         if (measures.Activity is { } activity)
@@ -152,24 +161,39 @@ internal sealed class RpcInstruments
             return;
         }
 
+        var elapsed = Stopwatch.GetElapsedTime(measures.StartTimestamp);
+        measures.StartTimestamp = 0;
         var method = RpcTelemetry.SpanName(fullMethod);
+        if (measures.Logged)
+        {
+            CallLog.Finished(logger, method, statusName, elapsed.TotalMilliseconds);
+        }
+
+        if (!measures.Metered)
+        {
+            return;
+        }
+
         var tags = new TagList
         {
             { RpcTelemetry.SystemName, RpcTelemetry.SystemValue },
             { RpcTelemetry.Method, method },
             { RpcTelemetry.ResponseStatusCode, statusName },
         };
-        Duration.Record(Stopwatch.GetElapsedTime(measures.StartTimestamp).TotalSeconds, tags);
-        RequestSize.Record(measures.RequestBytes, tags);
-        ResponseSize.Record(measures.ResponseBytes, tags);
-        RequestsPerRpc.Record(measures.Requests, tags);
-        ResponsesPerRpc.Record(measures.Responses, tags);
+        Duration.Record(elapsed.TotalSeconds, tags);
+        // Grpc.AspNetCore serializes the HTTP/2 path's messages out of our sight: no sizes rather than zeros.
+        if (!measures.MessagesUncounted)
+        {
+            RequestSize.Record(measures.RequestBytes, tags);
+            ResponseSize.Record(measures.ResponseBytes, tags);
+            RequestsPerRpc.Record(measures.Requests, tags);
+            ResponsesPerRpc.Record(measures.Responses, tags);
+        }
+
         if (measures.Counted)
         {
             ActiveCalls.Add(-1, new KeyValuePair<string, object?>(RpcTelemetry.Method, method));
         }
-
-        measures.StartTimestamp = 0;
     }
 }
 
@@ -178,7 +202,10 @@ internal struct CallMeasures
 {
     public Activity? Activity;
     public long StartTimestamp;
+    public bool Logged;
+    public bool Metered;
     public bool Counted;
+    public bool MessagesUncounted;
     public long Requests;
     public long RequestBytes;
     public long Responses;

@@ -53,6 +53,9 @@ public static class RpcTelemetry
     /// <summary>Up-down counter: connections the server holds open.</summary>
     public const string ServerConnections = "rpc.server.connections";
 
+    /// <summary>Up-down counter: connections the client holds open (Rpc transports; HTTP/2 connections are Grpc.Net.Client's).</summary>
+    public const string ClientConnections = "rpc.client.connections";
+
     /// <summary>Attribute: always <see cref="SystemValue"/>.</summary>
     public const string SystemName = "rpc.system.name";
 

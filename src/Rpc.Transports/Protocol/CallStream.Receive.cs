@@ -63,6 +63,7 @@ internal sealed partial class CallStream
         {
             ReleaseAssembly();
             _connection.FreeConnectionWindow(length);
+            _connection.LogLimitHit($"A message on stream {Id} exceeds MaxReceiveMessageSize ({_connection.MaxReceiveMessageSize} bytes); the call fails with ResourceExhausted.");
             await ResetAsync(new Status(StatusCode.ResourceExhausted, ReceiveTooLarge), notifyObserver: true).ConfigureAwait(false);
             return;
         }

@@ -18,4 +18,10 @@ internal static partial class ConnectionLog
 
     [LoggerMessage(5, LogLevel.Warning, "Connection {Peer} is closed: no answer to a keepalive ping within {TimeoutSeconds} s")]
     public static partial void KeepAliveTimedOut(ILogger logger, string peer, double timeoutSeconds);
+
+    [LoggerMessage(6, LogLevel.Debug, "Connection {Peer} opened ({Side})")]
+    public static partial void Opened(ILogger logger, string peer, string side);
+
+    [LoggerMessage(7, LogLevel.Warning, "Connection {Peer} hit a limit: {Detail}")]
+    public static partial void LimitHit(ILogger logger, string peer, string detail);
 }

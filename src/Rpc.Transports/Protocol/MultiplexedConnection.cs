@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
+using Rpc.Transports.Diagnostics;
 
 namespace Rpc.Transports.Protocol;
 
@@ -31,6 +32,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private bool _outputClosed;
     private int _closing;
     private int _state;
+    private int _counted;
     private int _pendingControlReplies;
     private uint? _goAwaySentAt;
     // The read loop's accept decision and GOAWAY's last stream id, taken together.
@@ -157,6 +159,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         Window.Add(PeerSettings.ConnectionWindowSize);
         // The client queues calls under the server's limit; the server refuses beyond its own.
         _slots = new StreamSlots(IsClient ? PeerSettings.MaxConcurrentStreams : LocalSettings.MaxConcurrentStreams);
+        CountOpen();
         _readLoop = ReadLoopAsync();
         if (_idleTimeout != Timeout.InfiniteTimeSpan)
         {
@@ -164,6 +167,34 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
 
         StartKeepAlive(_keepAliveDelay);
+    }
+
+    /// <summary>Any thread: this connection's peer exceeded one of this side's limits (the call or frame is refused; the connection goes on).</summary>
+    internal void LogLimitHit(string detail) => ConnectionLog.LimitHit(_logger, Peer, detail);
+
+    // Start and close can race (a peer that hangs up at once): whichever of the two sees the other
+    // done settles the count, so the gauge returns to zero either way.
+    private void CountOpen()
+    {
+        ConnectionLog.Opened(_logger, Peer, IsClient ? "client" : "server");
+        var counter = (IsClient ? RpcInstruments.Client : RpcInstruments.Server).Connections;
+        if (counter.Enabled)
+        {
+            counter.Add(1);
+            Volatile.Write(ref _counted, 1);
+            if (_closed.Task.IsCompleted)
+            {
+                CountClosed();
+            }
+        }
+    }
+
+    private void CountClosed()
+    {
+        if (Interlocked.Exchange(ref _counted, 0) == 1)
+        {
+            (IsClient ? RpcInstruments.Client : RpcInstruments.Server).Connections.Add(-1);
+        }
     }
 
     /// <summary>
@@ -470,6 +501,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         TakeNewStreamId(streamId);
         CountReset();
         CountControlReply();
+        ConnectionLog.LimitHit(_logger, Peer, "Request headers refused: " + tooLarge.Message);
         await TrySendCancelAsync(streamId, new Status(StatusCode.ResourceExhausted, "Request headers refused: " + tooLarge.Message)).ConfigureAwait(false);
     }
 
@@ -489,6 +521,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             }
 
             refused.ReleaseAssembly();
+            ConnectionLog.LimitHit(_logger, Peer, "Response headers refused: " + ex.Message);
             return refused.ResetAsync(new Status(StatusCode.ResourceExhausted, "Response headers refused: " + ex.Message), notifyObserver: true);
         }
 
@@ -552,7 +585,9 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         {
             CountReset();
             CountControlReply();
-            await TrySendCancelAsync(streamId, new Status(StatusCode.Unavailable, $"Too many concurrent calls on one connection (limit {LocalSettings.MaxConcurrentStreams}).")).ConfigureAwait(false);
+            var refusal = new Status(StatusCode.Unavailable, $"Too many concurrent calls on one connection (limit {LocalSettings.MaxConcurrentStreams}).");
+            ConnectionLog.LimitHit(_logger, Peer, refusal.Detail);
+            await TrySendCancelAsync(streamId, refusal).ConfigureAwait(false);
             return;
         }
 
@@ -831,6 +866,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
 
         ConnectionLog.Closed(_logger, Peer, error?.Message ?? "closed");
         _closed.TrySetResult();
+        CountClosed();
     }
 
     /// <summary>Starts the close: stops reading; calls still open fail with Unavailable. <see cref="DisposeAsync"/> finishes it.</summary>
