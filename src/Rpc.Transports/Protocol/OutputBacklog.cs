@@ -75,6 +75,13 @@ internal sealed class OutputBacklog
     public ValueTask WaitForRoomAsync(CancellationToken cancellationToken) =>
         Volatile.Read(ref _unsent) <= HighWaterMark ? ValueTask.CompletedTask : WaitSlowAsync(cancellationToken);
 
+    /// <summary>Tests: runs in a waiter after it has published its wait and before it looks at the backlog again.</summary>
+    internal Action? BeforeRecheck { get; set; }
+
+    // The waiter publishes its task before it re-reads the backlog, and Sent subtracts (a full
+    // fence) before it looks for a task: whichever comes second sees the other, so a drain that
+    // lands between the waiter's first look and its wait still wakes it. (Checking first and
+    // publishing after lost exactly that wake-up, and a writer waited forever on an empty pipe.)
     private async ValueTask WaitSlowAsync(CancellationToken cancellationToken)
     {
         while (true)
@@ -82,12 +89,26 @@ internal sealed class OutputBacklog
             Task wait;
             lock (_lock)
             {
-                if (_closed || Volatile.Read(ref _unsent) <= HighWaterMark)
+                if (_closed)
                 {
                     return;
                 }
 
-                wait = (_belowMark ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+                var waiters = _belowMark ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                Interlocked.MemoryBarrier();
+                BeforeRecheck?.Invoke();
+                if (Volatile.Read(ref _unsent) <= HighWaterMark)
+                {
+                    if (ReferenceEquals(_belowMark, waiters))
+                    {
+                        _belowMark = null;
+                    }
+
+                    waiters.TrySetResult();
+                    return;
+                }
+
+                wait = waiters.Task;
             }
 
             await wait.WaitAsync(cancellationToken).ConfigureAwait(false);

@@ -1,0 +1,76 @@
+using Rpc.Tests.Infrastructure;
+using Rpc.Transports.Protocol;
+using Xunit;
+
+namespace Rpc.Tests.Protocol;
+
+public sealed class OutputBacklogTests
+{
+    [Fact]
+    public async Task WaitForRoom_DrainLandsBetweenLookAndWait_WaiterWakes()
+    {
+        // The interleaving that hung a client-streaming writer in the load test: the waiter has seen
+        // the backlog above the mark, and the send loop drains it all before the waiter waits.
+        var backlog = new OutputBacklog { HighWaterMark = 100 };
+        backlog.Added(200);
+        backlog.BeforeRecheck = () =>
+        {
+            backlog.BeforeRecheck = null;
+            backlog.Sent(200);
+        };
+
+        await backlog.WaitForRoomAsync(CancellationToken.None).AsTask().DefaultTimeout();
+
+        Assert.Equal(0, backlog.UnsentBytes);
+    }
+
+    [Fact]
+    public async Task WaitForRoom_DrainAfterWaitBegins_WaiterWakes()
+    {
+        var backlog = new OutputBacklog { HighWaterMark = 100 };
+        backlog.Added(200);
+
+        var waiting = backlog.WaitForRoomAsync(CancellationToken.None).AsTask();
+        Assert.False(waiting.IsCompleted);
+        backlog.Sent(150);
+
+        await waiting.DefaultTimeout();
+    }
+
+    [Fact]
+    public async Task WaitForRoom_ManyWritersAgainstADrainingSender_NoneIsLeftWaiting()
+    {
+        var backlog = new OutputBacklog { HighWaterMark = 64 };
+        using var stop = new CancellationTokenSource();
+        var pending = 0L;
+        var sender = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var take = Interlocked.Exchange(ref pending, 0);
+                if (take > 0)
+                {
+                    backlog.Sent(take);
+                }
+                else
+                {
+                    await Task.Yield();
+                }
+            }
+        });
+
+        var writers = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            for (var i = 0; i < 20_000; i++)
+            {
+                await backlog.WaitForRoomAsync(CancellationToken.None);
+                backlog.Added(48);
+                Interlocked.Add(ref pending, 48);
+            }
+        })).ToArray();
+
+        await Task.WhenAll(writers).DefaultTimeout();
+        await stop.CancelAsync();
+        await sender.DefaultTimeout();
+    }
+}
