@@ -73,10 +73,13 @@ internal sealed class ConnectionWindow
     {
         while (true)
         {
-            throwIfStreamFailed();
             Task wait;
             lock (_sendLock)
             {
+                // Checked under the lock: a stream that fails sets its failure before it wakes
+                // writers (which takes this lock), so either the check sees the failure or the wake
+                // sees this writer's signal. Checked before the lock, a failure in between was lost.
+                throwIfStreamFailed();
                 if (_sendFailure is { } failure)
                 {
                     throw new IOException(failure.Message, failure);

@@ -74,3 +74,43 @@ public sealed class OutputBacklogTests
         await sender.DefaultTimeout();
     }
 }
+
+public sealed class ConnectionWindowWakeTests
+{
+    [Fact]
+    public async Task TakeAsync_StreamFailsBetweenCheckAndWait_WriterWakesWithTheFailure()
+    {
+        var window = new ConnectionWindow(localSize: 1024, peerSize: 0);
+        var failed = 0;
+        using var woken = new ManualResetEventSlim();
+        var checks = 0;
+
+        // The stream's reset lands on another thread right after the writer found the stream healthy
+        // and before it waits: it sets the failure, then wakes writers.
+        void ThrowIfStreamFailed()
+        {
+            if (Volatile.Read(ref failed) == 1)
+            {
+                throw new InvalidOperationException("stream failed");
+            }
+
+            if (Interlocked.Increment(ref checks) == 1)
+            {
+                var reset = new Thread(() =>
+                {
+                    Volatile.Write(ref failed, 1);
+                    window.WakeWriters();
+                    woken.Set();
+                });
+                reset.Start();
+                // Let the reset finish if it can; with the check under the window's lock it cannot
+                // until the writer waits, which is the point.
+                woken.Wait(TimeSpan.FromMilliseconds(200));
+            }
+        }
+
+        var take = window.TakeAsync(10, ThrowIfStreamFailed, CancellationToken.None).AsTask();
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => take.DefaultTimeout());
+    }
+}
