@@ -39,8 +39,8 @@ public static class RawFloor
     public static async Task<Measurement> MeasureAsync(string kind, TimeSpan warmup, TimeSpan duration)
     {
         var path = kind == "unix"
-            ? Path.Combine(Path.GetTempPath(), $"rpc-floor-{Environment.ProcessId}.sock")
-            : $"/dev/shm/rpc-floor-{Environment.ProcessId}";
+            ? Path.Combine(Path.GetTempPath(), $"loadtest-floor-{Environment.ProcessId}.sock")
+            : $"/dev/shm/loadtest-floor-{Environment.ProcessId}";
         File.Delete(path);
         if (kind == "shm")
         {

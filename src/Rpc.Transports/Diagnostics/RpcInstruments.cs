@@ -13,6 +13,13 @@ namespace Rpc.Transports.Diagnostics;
 /// </summary>
 internal sealed class RpcInstruments
 {
+    // Local calls take microseconds: the SDK's default buckets (made for milliseconds) would put every
+    // call in the first one. Seconds, from 10 µs up, as ASP.NET Core advises for its request durations.
+    private static readonly InstrumentAdvice<double> DurationAdvice = new()
+    {
+        HistogramBucketBoundaries = [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    };
+
     public static readonly RpcInstruments Client = new(client: true);
 
     public static readonly RpcInstruments Server = new(client: false);
@@ -22,7 +29,8 @@ internal sealed class RpcInstruments
         var name = client ? RpcTelemetry.ClientName : RpcTelemetry.ServerName;
         Source = new ActivitySource(name);
         Meter = new Meter(name);
-        Duration = Meter.CreateHistogram<double>(client ? RpcTelemetry.ClientCallDuration : RpcTelemetry.ServerCallDuration, "s", "Duration of calls, from start to status.");
+        Duration = Meter.CreateHistogram<double>(client ? RpcTelemetry.ClientCallDuration : RpcTelemetry.ServerCallDuration, "s", "Duration of calls, from start to status.",
+            tags: null, advice: DurationAdvice);
         RequestSize = Meter.CreateHistogram<long>(client ? RpcTelemetry.ClientRequestSize : RpcTelemetry.ServerRequestSize, "By", "Bytes of request messages per call.");
         ResponseSize = Meter.CreateHistogram<long>(client ? RpcTelemetry.ClientResponseSize : RpcTelemetry.ServerResponseSize, "By", "Bytes of response messages per call.");
         RequestsPerRpc = Meter.CreateHistogram<long>(client ? RpcTelemetry.ClientRequestsPerRpc : RpcTelemetry.ServerRequestsPerRpc, "{message}", "Request messages per call.");
