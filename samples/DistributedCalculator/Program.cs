@@ -27,8 +27,8 @@ static int Usage()
     Console.Error.WriteLine("""
         DistributedCalculator: counts and sums the primes below a limit across worker processes.
           coordinator (default):
-            --limit N              primes below N (default 20000000, at most 1000000000)
-            --segments S           pieces of work (default 40)
+            --limit N              primes below N (default 100000000, at most 1000000000)
+            --segments S           pieces of work (default 50)
             --pipes K              K child workers over anonymous pipes (default 2 when no other worker is given)
             --spawn ADDRESS        a child worker listening on ADDRESS (unix://, shm://, tcp://127.0.0.1:0, ...); repeatable
             --worker ADDRESS       a running worker at ADDRESS; repeatable

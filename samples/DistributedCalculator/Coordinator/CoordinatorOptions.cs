@@ -7,10 +7,10 @@ namespace DistributedCalculator.Coordinator;
 public sealed class CoordinatorOptions
 {
     /// <summary>The count is of the primes below this.</summary>
-    public long Limit { get; private set; } = 20_000_000;
+    public long Limit { get; private set; } = 100_000_000;
 
     /// <summary>How many pieces the range is cut into.</summary>
-    public int Segments { get; private set; } = 40;
+    public int Segments { get; private set; } = 50;
 
     /// <summary>Child workers reached over anonymous pipes.</summary>
     public int Pipes { get; private set; }

@@ -30,12 +30,13 @@ public sealed class Scheduler
     public Scheduler(CoordinatorOptions options, IReadOnlyList<WorkerHandle> workers)
     {
         _options = options;
-        _workers = workers;
+        // Workers dropped before the run (unreachable) get no loop.
+        _workers = [.. workers.Where(w => w.DroppedBecause is null)];
         _segments = Split(options.Limit, options.Segments);
         _queue = Channel.CreateBounded<Segment>(new BoundedChannelOptions(_segments.Length) { SingleWriter = false, SingleReader = false });
         _answers = new PrimeTally?[_segments.Length];
         _pending = _segments.Length;
-        _alive = workers.Count;
+        _alive = _workers.Count;
     }
 
     /// <summary>How many segments there are.</summary>
@@ -53,6 +54,11 @@ public sealed class Scheduler
         foreach (var segment in _segments.Skip(first.Length))
         {
             _queue.Writer.TryWrite(segment);
+        }
+
+        if (_workers.Count == 0)
+        {
+            throw new InvalidOperationException("No worker could be reached.");
         }
 
         var loops = _workers.Select((worker, i) => Task.Run(() => LoopAsync(worker, i < first.Length ? first[i] : null, cancellationToken), cancellationToken)).ToArray();

@@ -26,8 +26,8 @@ public sealed class WorkerHandle(string name, string transport, RpcChannel chann
     /// <summary>The generated client on the worker's channel.</summary>
     public PrimeWorker.PrimeWorkerClient Client { get; } = new(channel);
 
-    /// <summary>The worker's process id, when the coordinator started it.</summary>
-    public string Pid { get; } = child is null ? "-" : child.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    /// <summary>The worker's process id, as it reported it (or as the coordinator started it).</summary>
+    public string Pid { get; private set; } = child is null ? "-" : child.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>The worker's process, when the coordinator started it.</summary>
     public Process? Child { get; } = child;
@@ -49,6 +49,23 @@ public sealed class WorkerHandle(string name, string transport, RpcChannel chann
 
     /// <summary>Null while it works; why it was dropped otherwise.</summary>
     public string? DroppedBecause { get; private set; }
+
+    /// <summary>
+    /// Connects and asks the worker who it is, before any segment is handed out, so the run's times
+    /// are of work rather than of connecting; a worker that does not answer is dropped here.
+    /// </summary>
+    public async Task IntroduceAsync(TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var info = await Client.DescribeAsync(new DescribeRequest(), deadline: DateTime.UtcNow + deadline, cancellationToken: cancellationToken);
+            Pid = info.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Grpc.Core.RpcException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            Drop($"unreachable: {e.StatusCode}: {e.Status.Detail}");
+        }
+    }
 
     /// <summary>The loop's record of one call.</summary>
     public void RecordCall(TimeSpan took, long numbers, bool answered)

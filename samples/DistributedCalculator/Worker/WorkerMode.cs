@@ -31,6 +31,8 @@ public static class WorkerMode
         var stop = new TaskCompletionSource();
         using var onInterrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
         using var onTerminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        // Compiled before the first segment arrives, so the first answer is not slower than the rest.
+        Primes.SegmentSieve.Count(0, 1000);
         await server.StartAsync();
         foreach (var address in server.BoundAddresses)
         {
