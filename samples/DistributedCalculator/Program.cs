@@ -4,7 +4,7 @@ using DistributedCalculator.Worker;
 // Usage:
 //   DistributedCalculator worker [ADDRESS ...] [--parent-pipes] [--exit-with-stdin] [--delay MS] [--hold first|all]
 //   DistributedCalculator [coordinator] [--limit N] [--segments S] [--pipes K] [--spawn ADDRESS ...] [--worker ADDRESS ...]
-//                         [--segment-deadline 10s] [--max-timeouts 2] [--timeout 5m]
+//                         [--segment-deadline 10s] [--connect-deadline 30s] [--max-timeouts 2] [--timeout 5m]
 try
 {
     return args switch
@@ -33,6 +33,7 @@ static int Usage()
             --spawn ADDRESS        a child worker listening on ADDRESS (unix://, shm://, tcp://127.0.0.1:0, ...); repeatable
             --worker ADDRESS       a running worker at ADDRESS; repeatable
             --segment-deadline T   per-segment deadline (default 10s); a late segment goes to another worker
+            --connect-deadline T   how long a worker has to answer its first call (default 30s)
             --max-timeouts M       deadlines missed in a row before a worker is dropped (default 2)
             --timeout T            bound on the whole run (default 5m)
           worker ADDRESS ... [--parent-pipes] [--exit-with-stdin] [--delay MS] [--hold first|all]

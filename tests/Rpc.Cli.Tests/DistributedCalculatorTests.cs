@@ -66,14 +66,14 @@ public sealed class DistributedCalculatorTests
         {
             await using var worker = StartCalculator("worker", "unix://" + socket, "--hold", "all", "--exit-with-stdin");
             await worker.WaitForLineAsync("LISTENING ", Bound);
-            await using var coordinator = StartCalculator("--limit", "2000000", "--segments", "10", "--pipes", "1", "--worker", "unix://" + socket, "--segment-deadline", "1s", "--max-timeouts", "2");
+            await using var coordinator = StartCalculator("--limit", "2000000", "--segments", "10", "--pipes", "1", "--worker", "unix://" + socket, "--segment-deadline", "5s", "--max-timeouts", "2");
 
             var (exitCode, output) = await coordinator.WaitForExitAsync(Bound);
 
             Assert.True(exitCode == 0, output);
             Assert.Contains("VERIFIED", output, StringComparison.Ordinal);
             Assert.DoesNotContain("NOT VERIFIED", output, StringComparison.Ordinal);
-            Assert.Contains("dropped: too slow: 2 deadlines of 1 s missed", output, StringComparison.Ordinal);
+            Assert.Contains("dropped: too slow: missed 2 deadline(s) of 5 s in a row", output, StringComparison.Ordinal);
         }
         finally
         {
@@ -90,12 +90,13 @@ public sealed class DistributedCalculatorTests
         {
             await using var worker = StartCalculator("worker", "unix://" + socket, "--hold", "all", "--exit-with-stdin");
             await worker.WaitForLineAsync("LISTENING ", Bound);
-            await using var coordinator = StartCalculator("--limit", "1000000", "--segments", "4", "--worker", "unix://" + socket, "--segment-deadline", "1s", "--max-timeouts", "1");
+            await using var coordinator = StartCalculator("--limit", "1000000", "--segments", "4", "--worker", "unix://" + socket, "--segment-deadline", "2s", "--max-timeouts", "1");
 
             var (exitCode, output) = await coordinator.WaitForExitAsync(Bound);
 
             Assert.Equal(1, exitCode);
             Assert.Contains("NOT VERIFIED: no result, Every worker was dropped with 4 of 4 segments unanswered.", output, StringComparison.Ordinal);
+            Assert.Contains("dropped: too slow: missed 1 deadline(s) of 2 s in a row", output, StringComparison.Ordinal);
         }
         finally
         {

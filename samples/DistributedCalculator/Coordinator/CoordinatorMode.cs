@@ -38,7 +38,7 @@ public static class CoordinatorMode
             workers.AddRange(options.Workers.Select(WorkerLauncher.Connect));
             AnsiConsole.MarkupLine($"Counting the primes below [bold]{options.Limit:N0}[/] in {options.Segments} segments on {workers.Count} workers.");
 
-            await Task.WhenAll(workers.Select(w => w.IntroduceAsync(options.SegmentDeadline, run.Token)));
+            await Task.WhenAll(workers.Select(w => w.IntroduceAsync(options.ConnectDeadline, run.Token)));
             var scheduler = new Scheduler(options, workers);
             var clock = Stopwatch.StartNew();
             PrimeTally distributed;

@@ -24,6 +24,9 @@ public sealed class CoordinatorOptions
     /// <summary>How long one segment may take before it is given to another worker.</summary>
     public TimeSpan SegmentDeadline { get; private set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a worker has to answer its first call (connecting, and a child's start-up included).</summary>
+    public TimeSpan ConnectDeadline { get; private set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Deadlines missed in a row before a worker gets no more segments.</summary>
     public int MaxTimeouts { get; private set; } = 2;
 
@@ -59,6 +62,9 @@ public sealed class CoordinatorOptions
                 case "--segment-deadline":
                     options.SegmentDeadline = ParseDuration(Value(args, ref i));
                     break;
+                case "--connect-deadline":
+                    options.ConnectDeadline = ParseDuration(Value(args, ref i));
+                    break;
                 case "--max-timeouts":
                     options.MaxTimeouts = int.Parse(Value(args, ref i), CultureInfo.InvariantCulture);
                     break;
@@ -90,9 +96,9 @@ public sealed class CoordinatorOptions
             throw new ArgumentException("Give at least one worker (--pipes, --spawn or --worker), and at most 64 children.");
         }
 
-        if (options.MaxTimeouts < 1 || options.SegmentDeadline <= TimeSpan.Zero || options.Timeout <= TimeSpan.Zero)
+        if (options.MaxTimeouts < 1 || options.SegmentDeadline <= TimeSpan.Zero || options.ConnectDeadline <= TimeSpan.Zero || options.Timeout <= TimeSpan.Zero)
         {
-            throw new ArgumentException("--max-timeouts, --segment-deadline and --timeout must be positive.");
+            throw new ArgumentException("--max-timeouts, --segment-deadline, --connect-deadline and --timeout must be positive.");
         }
 
         return options;

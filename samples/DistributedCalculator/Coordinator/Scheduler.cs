@@ -113,7 +113,7 @@ public sealed class Scheduler
                 }
 
                 worker.Drop(e.StatusCode == StatusCode.DeadlineExceeded
-                    ? $"too slow: {timeoutsInARow} deadlines of {_options.SegmentDeadline.TotalSeconds:0.#} s missed"
+                    ? $"too slow: missed {timeoutsInARow} deadline(s) of {_options.SegmentDeadline.TotalSeconds:0.#} s in a row"
                     : $"{e.StatusCode}: {e.Status.Detail}");
                 if (Interlocked.Decrement(ref _alive) == 0)
                 {
