@@ -79,6 +79,16 @@ public sealed class ProtoOptionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Bench_WithProto_CallsUnaryMethodAndReportsEveryCall()
+    {
+        var result = await ToolProcess.RunAsync(null, "bench", Address, "echo.Echoer/Echo", """{ "size": "7" }""", "-c", "2", "-n", "20", "--proto", EchoProto, "-I", Imports);
+
+        Assert.True(result.ExitCode == 0, result.Error);
+        // calls, then failed: all 20 made, none failed.
+        Assert.Matches(@"\u2502 20\s+\u2502 0\s+\u2502", result.Error);
+    }
+
+    [Fact]
     public async Task Call_UnknownMethodWithProto_ListsTheServicesMethods()
     {
         var result = await ToolProcess.RunAsync(null, "call", Address, "echo.Echoer/Shout", "{}", "--proto", EchoProto, "-I", Imports);
