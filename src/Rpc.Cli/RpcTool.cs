@@ -9,7 +9,7 @@ internal static class RpcTool
     /// <summary>Parses and runs one command line; the result is the process's exit code.</summary>
     public static Task<int> RunAsync(string[] args, ToolIO io)
     {
-        var root = new RootCommand("rpc: list, describe, call and health-check Rpc (and gRPC) services through server reflection.")
+        var root = new RootCommand("rpc: list, describe, call, health-check and benchmark Rpc (and gRPC) services through server reflection, or from their .proto files (--proto).")
         {
             ListCommand.Create(io),
             DescribeCommand.Create(io),

@@ -10,7 +10,7 @@ namespace Rpc.Cli;
 internal static class Tool
 {
     /// <summary>Runs a command's body; a <see cref="ToolException"/> or a failed call becomes a message on stderr and its code.</summary>
-    public static async Task<int> RunAsync(ToolIO io, Func<Task<int>> body, Connection connection, ParseResult result)
+    public static async Task<int> RunAsync(ToolIO io, Func<Task<int>> body, Connection connection, ParseResult result, SchemaOptions? schema = null)
     {
         try
         {
@@ -21,7 +21,7 @@ internal static class Tool
             await io.Error.WriteLineAsync("error: " + e.Message).ConfigureAwait(false);
             if (e.ListServices)
             {
-                await TryListServicesAsync(io, connection, result).ConfigureAwait(false);
+                await TryListServicesAsync(io, connection, result, schema).ConfigureAwait(false);
             }
 
             return e.ExitCode;
@@ -34,20 +34,21 @@ internal static class Tool
     }
 
     /// <summary>The service of that full name, or a <see cref="ToolException"/> that lists what the server has.</summary>
-    public static async Task<ServiceDescriptor> FindServiceAsync(ReflectionClient reflection, string name, CancellationToken cancellationToken)
+    public static async Task<ServiceDescriptor> FindServiceAsync(ISchemaSource reflection, string name, CancellationToken cancellationToken)
     {
         var index = await reflection.ResolveAsync(name, cancellationToken).ConfigureAwait(false);
         return index.Find(name) as ServiceDescriptor
             ?? throw new ToolException(ExitCodes.NotFound, $"'{name}' is not a service.", listServices: true);
     }
 
-    private static async Task TryListServicesAsync(ToolIO io, Connection connection, ParseResult result)
+    private static async Task TryListServicesAsync(ToolIO io, Connection connection, ParseResult result, SchemaOptions? schema)
     {
         try
         {
             await using var channel = connection.OpenChannel(result, out var settings);
-            var services = await new ReflectionClient(channel.CreateCallInvoker(), settings).ListServicesAsync(CancellationToken.None).ConfigureAwait(false);
-            await io.Error.WriteLineAsync("The server has: " + string.Join(", ", services.Order(StringComparer.Ordinal))).ConfigureAwait(false);
+            var source = schema?.Open(result, channel.CreateCallInvoker(), settings) ?? new ReflectionClient(channel.CreateCallInvoker(), settings);
+            var services = await source.ListServicesAsync(CancellationToken.None).ConfigureAwait(false);
+            await io.Error.WriteLineAsync((source is ProtoFileSource ? "The .proto files have: " : "The server has: ") + string.Join(", ", services.Order(StringComparer.Ordinal))).ConfigureAwait(false);
         }
         catch (Exception e) when (e is ToolException or RpcException)
         {

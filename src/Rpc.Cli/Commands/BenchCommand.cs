@@ -18,6 +18,7 @@ internal static class BenchCommand
     public static Command Create(ToolIO io)
     {
         var connection = new Connection();
+        var schema = new SchemaOptions();
         var methodName = new Argument<string>("method") { Description = "package.Service/Method (unary)." };
         var json = new Argument<string?>("json") { Description = "The request as JSON.", Arity = ArgumentArity.ZeroOrOne };
         var callers = new Option<int>("--callers", "-c") { Description = "Concurrent callers (default 10).", DefaultValueFactory = _ => 10 };
@@ -25,6 +26,7 @@ internal static class BenchCommand
         var duration = new Option<string?>("--duration", "-z") { Description = "Run for this long instead: 10s, 1m." };
         var command = new Command("bench", "Call a unary method repeatedly and report calls/s and latency.");
         connection.AddTo(command);
+        schema.AddTo(command);
         command.Arguments.Add(methodName);
         command.Arguments.Add(json);
         command.Options.Add(callers);
@@ -41,7 +43,7 @@ internal static class BenchCommand
             }
 
             await using var channel = connection.OpenChannel(result, out var settings);
-            var method = await CallCommand.ResolveMethodAsync(new Reflection.ReflectionClient(channel.CreateCallInvoker(), settings), result.GetValue(methodName)!, cancellationToken).ConfigureAwait(false);
+            var method = await CallCommand.ResolveMethodAsync(schema.Open(result, channel.CreateCallInvoker(), settings), result.GetValue(methodName)!, cancellationToken).ConfigureAwait(false);
             if (method.IsClientStreaming || method.IsServerStreaming)
             {
                 throw new ToolException(ExitCodes.InvalidArgument, $"{method.Name} is not unary; bench calls unary methods.");
@@ -66,7 +68,7 @@ internal static class BenchCommand
             }).ConfigureAwait(false);
             BenchReport.Write(console, run, stopwatch.Elapsed);
             return run.Failed == 0 ? ExitCodes.Ok : (int)run.FirstFailure;
-        }, connection, result));
+        }, connection, result, schema));
         return command;
     }
 }

@@ -15,11 +15,13 @@ internal static class CallCommand
     public static Command Create(ToolIO io)
     {
         var connection = new Connection();
+        var schema = new SchemaOptions();
         var methodName = new Argument<string>("method") { Description = "package.Service/Method (or package.Service.Method)." };
         var json = new Argument<string?>("json") { Description = "The request as JSON; several objects make a client stream.", Arity = ArgumentArity.ZeroOrOne };
         var data = new Option<string?>("--data", "-d") { Description = "The request: JSON, @file, or @- for stdin (stdin is read by default when redirected)." };
         var command = new Command("call", "Call a method with JSON requests; print JSON responses.");
         connection.AddTo(command);
+        schema.AddTo(command);
         command.Arguments.Add(methodName);
         command.Arguments.Add(json);
         command.Options.Add(data);
@@ -27,15 +29,15 @@ internal static class CallCommand
         {
             var requestText = RequestReader.ReadText(result.GetValue(json), result.GetValue(data), io);
             await using var channel = connection.OpenChannel(result, out var settings);
-            var reflection = new ReflectionClient(channel.CreateCallInvoker(), settings);
+            var reflection = schema.Open(result, channel.CreateCallInvoker(), settings);
             var method = await ResolveMethodAsync(reflection, result.GetValue(methodName)!, cancellationToken).ConfigureAwait(false);
             var requests = EncodeAll(method, RequestReader.Split(requestText));
             return await DynamicCall.RunAsync(channel.CreateCallInvoker(), method, requests, settings, io, cancellationToken).ConfigureAwait(false);
-        }, connection, result));
+        }, connection, result, schema));
         return command;
     }
 
-    internal static async Task<MethodDescriptor> ResolveMethodAsync(ReflectionClient reflection, string name, CancellationToken cancellationToken)
+    internal static async Task<MethodDescriptor> ResolveMethodAsync(ISchemaSource reflection, string name, CancellationToken cancellationToken)
     {
         name = name.TrimStart('.');
         var split = name.LastIndexOf('/') is var slash and > 0 ? slash : name.LastIndexOf('.');

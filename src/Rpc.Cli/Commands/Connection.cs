@@ -14,7 +14,7 @@ internal sealed class Connection
 
     public Argument<string> Address { get; } = new("address")
     {
-        Description = "The server: unix:///path.sock, pipe://name, shm://name, tcp://host:port or tcps://host:port.",
+        Description = "The server: unix:///path.sock, pipe://name, shm://name, mq://name, tcp://host:port, tcps://host:port, or http(s)://host:port for any gRPC server.",
     };
 
     public Option<string[]> Headers { get; } = new("--header", "-H")

@@ -10,14 +10,16 @@ internal static class ListCommand
     public static Command Create(ToolIO io)
     {
         var connection = new Connection();
+        var schema = new SchemaOptions();
         var service = new Argument<string?>("service") { Description = "A service's full name: list its methods.", Arity = ArgumentArity.ZeroOrOne };
         var command = new Command("list", "List the server's services, or a service's methods.");
         connection.AddTo(command);
+        schema.AddTo(command);
         command.Arguments.Add(service);
         command.SetAction((result, cancellationToken) => Tool.RunAsync(io, async () =>
         {
             await using var channel = connection.OpenChannel(result, out var settings);
-            var reflection = new ReflectionClient(channel.CreateCallInvoker(), settings);
+            var reflection = schema.Open(result, channel.CreateCallInvoker(), settings);
             if (result.GetValue(service) is not { } name)
             {
                 foreach (var listed in (await reflection.ListServicesAsync(cancellationToken).ConfigureAwait(false)).Order(StringComparer.Ordinal))
@@ -35,7 +37,7 @@ internal static class ListCommand
             }
 
             return ExitCodes.Ok;
-        }, connection, result));
+        }, connection, result, schema));
         return command;
     }
 }

@@ -10,7 +10,7 @@ namespace Rpc.Cli.Reflection;
 /// Unimplemented (the two have the same messages, so one set of types carries both).
 /// Each question is one short bidi call with the tool's deadline.
 /// </summary>
-internal sealed class ReflectionClient(CallInvoker invoker, CallSettings settings)
+internal sealed class ReflectionClient(CallInvoker invoker, CallSettings settings) : ISchemaSource
 {
     private static readonly string[] ServiceNames = ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
 
@@ -30,8 +30,7 @@ internal sealed class ReflectionClient(CallInvoker invoker, CallSettings setting
     /// <summary>The files that define <paramref name="symbol"/>, with all they import, built into descriptors.</summary>
     public async Task<SymbolIndex> ResolveAsync(string symbol, CancellationToken cancellationToken)
     {
-        var files = new Dictionary<string, FileDescriptorProto>(StringComparer.Ordinal);
-        var raw = new Dictionary<string, ByteString>(StringComparer.Ordinal);
+        var files = new Dictionary<string, (FileDescriptorProto Proto, ByteString Bytes)>(StringComparer.Ordinal);
         var first = await AskAsync(new ServerReflectionRequest { FileContainingSymbol = symbol }, cancellationToken).ConfigureAwait(false);
         if (first.ErrorResponse is { } error)
         {
@@ -39,7 +38,7 @@ internal sealed class ReflectionClient(CallInvoker invoker, CallSettings setting
         }
 
         Add(first);
-        while (files.Values.SelectMany(f => f.Dependency).FirstOrDefault(d => !files.ContainsKey(d)) is { } missing)
+        while (files.Values.SelectMany(f => f.Proto.Dependency).FirstOrDefault(d => !files.ContainsKey(d)) is { } missing)
         {
             if (files.Count >= MaxFiles)
             {
@@ -59,52 +58,15 @@ internal sealed class ReflectionClient(CallInvoker invoker, CallSettings setting
             }
         }
 
-        var built = FileDescriptor.BuildFromByteStrings(TopologicalOrder(files).Select(name => raw[name]));
-        return new SymbolIndex(built);
+        return new SymbolIndex(DescriptorBuilder.Build(files, "The server's files"));
 
         void Add(ServerReflectionResponse response)
         {
             foreach (var bytes in response.FileDescriptorResponse?.FileDescriptorProto ?? [])
             {
                 var file = FileDescriptorProto.Parser.ParseFrom(bytes);
-                files.TryAdd(file.Name, file);
-                raw.TryAdd(file.Name, bytes);
+                files.TryAdd(file.Name, (file, bytes));
             }
-        }
-    }
-
-    private static List<string> TopologicalOrder(Dictionary<string, FileDescriptorProto> files)
-    {
-        // BuildFromByteStrings needs each file after the files it imports.
-        var order = new List<string>();
-        var done = new HashSet<string>(StringComparer.Ordinal);
-        var visiting = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var name in files.Keys)
-        {
-            Visit(name);
-        }
-
-        return order;
-
-        void Visit(string name)
-        {
-            if (done.Contains(name))
-            {
-                return;
-            }
-
-            if (!visiting.Add(name))
-            {
-                throw new ToolException(ExitCodes.Internal, $"The server's files import each other in a cycle through '{name}'.");
-            }
-
-            foreach (var dependency in files[name].Dependency)
-            {
-                Visit(dependency);
-            }
-
-            done.Add(name);
-            order.Add(name);
         }
     }
 
@@ -125,7 +87,7 @@ internal sealed class ReflectionClient(CallInvoker invoker, CallSettings setting
                 throw new ToolException(ExitCodes.Unimplemented,
                     "The server does not serve reflection (neither grpc.reflection.v1 nor v1alpha), so the tool cannot learn its services. "
                     + "Add reflection to the server (AddReflection(), see docs/hosting.md). "
-                    + "Calling from the service's .proto instead (--proto FILE) is not available in this version of the tool.");
+                    + "Or give the tool the service's .proto instead: --proto FILE (and -I DIR for its imports).");
             }
         }
     }

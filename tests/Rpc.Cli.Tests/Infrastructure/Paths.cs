@@ -11,6 +11,14 @@ public static class Paths
 
     public static string TestServerDll => Built(Path.Combine("tests", "Rpc.TestServer"), "Rpc.TestServer");
 
+    public static string DistributedCalculatorDll => Built(Path.Combine("samples", "DistributedCalculator"), "DistributedCalculator");
+
+    /// <summary>The build configuration the tests (and so everything they run) were built in.</summary>
+    public static string BuildConfiguration => Configuration;
+
+    /// <summary>The repository's root directory.</summary>
+    public static string Root => RepositoryRoot;
+
     /// <summary>A fresh Unix socket path, short enough for the 108-byte limit.</summary>
     public static string NewSocketPath() => Path.Combine(Path.GetTempPath(), $"rpcc-{Guid.NewGuid():N}"[..17] + ".sock");
 
