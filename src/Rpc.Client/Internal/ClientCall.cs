@@ -44,6 +44,8 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     private bool _writesCompleted;
     // Spans and metrics (Rpc.Client); empty unless a listener is attached.
     private CallMeasures _measures;
+    // The channel's call credentials, read when the call starts (null: none, the usual case).
+    private List<CallCredentials>? _channelCallCredentials;
 
     public ClientCall(ConnectionManager connections, RpcChannelOptions channelOptions, Method<TRequest, TResponse> method, CallOptions options)
     {
@@ -61,6 +63,8 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     /// <summary>Starts the call; with a <paramref name="request"/> it is the only one and the stream half-closes.</summary>
     public void Start(TRequest? request)
     {
+        // Before anything starts: credentials that contradict the address are a usage error.
+        _channelCallCredentials = CallSecurity.ReadChannelCredentials(_connections.Address, _channelOptions);
         RpcInstruments.Client.Begin(ref _measures, _method.FullName, ActivityKind.Client, default, _connections.Address.Scheme, _connections.Address);
         var timeout = CallStart.NoTimeout;
         if (_options.Deadline is { } deadline && deadline != DateTime.MaxValue)
@@ -92,13 +96,19 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         SerializedMessage serialized = default;
         try
         {
+            var headers = _options.Headers;
+            if (_options.Credentials is not null || _channelCallCredentials is not null)
+            {
+                headers = await CallSecurity.AddCredentialsAsync(_connections.Address, _channelOptions, _method, _options.Credentials, _channelCallCredentials, headers, CallToken).ConfigureAwait(false);
+            }
+
             var frames = new OutgoingFrames
             {
                 Method = _method.FullName,
                 TimeoutMicroseconds = timeoutMicroseconds,
-                Headers = _measures.Activity is { } activity ? RpcInstruments.Inject(_options.Headers, activity)
-                    : Activity.Current is { } ambient ? RpcInstruments.Inject(_options.Headers, ambient)
-                    : _options.Headers,
+                Headers = _measures.Activity is { } activity ? RpcInstruments.Inject(headers, activity)
+                    : Activity.Current is { } ambient ? RpcInstruments.Inject(headers, ambient)
+                    : headers,
             };
             if (request is not null)
             {
