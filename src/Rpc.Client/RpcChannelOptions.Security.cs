@@ -1,8 +1,11 @@
 using Grpc.Core;
+using Grpc.Net.Compression;
 
 namespace Rpc.Client;
 
-// Credentials: what a call adds to its headers before they leave, as GrpcChannelOptions has them.
+// Credentials and message compression: what a call adds to its headers and does to its messages
+// before they leave, as GrpcChannelOptions has them. (Compression sits here too: both decide what a
+// call's metadata says about it, and this partial is the one this feature owns.)
 public sealed partial class RpcChannelOptions
 {
     /// <summary>
@@ -22,4 +25,18 @@ public sealed partial class RpcChannelOptions
     /// can read it, as grpc-dotnet's option of the same name. Default: false.
     /// </summary>
     public bool UnsafeUseInsecureChannelCallCredentials { get; set; }
+
+    /// <summary>
+    /// The message encodings the channel can send and receive, as
+    /// <c>GrpcChannelOptions.CompressionProviders</c>; <c>identity</c> is always supported.
+    /// Read when the channel makes its first call. Default: gzip.
+    /// </summary>
+    public IList<ICompressionProvider> CompressionProviders { get; } = [new GzipCompressionProvider(System.IO.Compression.CompressionLevel.Fastest)];
+
+    /// <summary>
+    /// The encoding every request message is sent with, as if each call's metadata held
+    /// <c>grpc-internal-encoding-request</c> (which, when present, wins). It must name one of
+    /// <see cref="CompressionProviders"/>. Default: none, messages go uncompressed.
+    /// </summary>
+    public string? RequestCompressionAlgorithm { get; set; }
 }

@@ -29,6 +29,10 @@ options.Interceptors.Add(new HandlerReportingInterceptor());
 options.Interceptors.Add(new TrailerStampingInterceptor());
 options.Interceptors.Add(new TraceEchoInterceptor());
 options.Interceptors.Add(new AuthorizationEchoInterceptor());
+if (args.FirstOrDefault(a => a.StartsWith("--response-compression=", StringComparison.Ordinal)) is { } compression)
+{
+    options.ResponseCompressionAlgorithm = compression["--response-compression=".Length..];
+}
 await using var server = new RpcServer(options);
 server.AddService(new ConformanceService());
 // For the rpc tool's tests (issue 12): reflection (v1alpha; the tool falls back to it from v1) and health.
@@ -99,7 +103,10 @@ internal sealed class TrailerStampingInterceptor : Interceptor
     }
 }
 
-/// <summary>Lets credential tests see what reached the server: echoes a unary call's <c>authorization</c> header as the <c>x-authorization</c> trailer.</summary>
+/// <summary>
+/// Lets credential and compression tests see what reached the server: echoes a unary call's
+/// <c>authorization</c> and <c>grpc-encoding</c> headers as <c>x-authorization</c> and <c>x-request-encoding</c> trailers.
+/// </summary>
 internal sealed class AuthorizationEchoInterceptor : Interceptor
 {
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
@@ -107,6 +114,11 @@ internal sealed class AuthorizationEchoInterceptor : Interceptor
         if (context.RequestHeaders.GetValue("authorization") is { } authorization)
         {
             context.ResponseTrailers.Add("x-authorization", authorization);
+        }
+
+        if (context.RequestHeaders.GetValue("grpc-encoding") is { } encoding)
+        {
+            context.ResponseTrailers.Add("x-request-encoding", encoding);
         }
 
         return await continuation(request, context);

@@ -46,6 +46,10 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     private CallMeasures _measures;
     // The channel's call credentials, read when the call starts (null: none, the usual case).
     private List<CallCredentials>? _channelCallCredentials;
+    // The channel's encodings, and the one requests are compressed with (null: identity); set
+    // before the call start is sent, read by writes after it.
+    private ClientCompression? _compression;
+    private Grpc.Net.Compression.ICompressionProvider? _requestCompression;
 
     public ClientCall(ConnectionManager connections, RpcChannelOptions channelOptions, Method<TRequest, TResponse> method, CallOptions options)
     {
@@ -102,6 +106,9 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
                 headers = await CallSecurity.AddCredentialsAsync(_connections.Address, _channelOptions, _method, _options.Credentials, _channelCallCredentials, headers, CallToken).ConfigureAwait(false);
             }
 
+            _compression = ClientCompression.For(_channelOptions);
+            headers = _compression.PrepareHeaders(headers, _channelOptions.RequestCompressionAlgorithm, out _requestCompression);
+
             var frames = new OutgoingFrames
             {
                 Method = _method.FullName,
@@ -114,6 +121,12 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             {
                 serialized = MessageSerializer.Serialize(_method.RequestMarshaller, request, _channelOptions.MaxSendMessageSize, "client", "RpcChannelOptions.MaxSendMessageSize");
                 _measures.Sent(request: true, serialized.Payload.Length);
+                if (_requestCompression is { } provider && ClientCompression.CanCompress(_options.WriteOptions))
+                {
+                    serialized = ClientCompression.Compress(serialized, provider);
+                    frames.MessageCompressed = true;
+                }
+
                 frames.Message = serialized.Payload;
                 frames.HasMessage = true;
                 frames.EndStream = true;
@@ -195,7 +208,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             if (message is { } received)
             {
                 _measures.Sent(request: false, received.Length);
-                response = MessageDeserializer.Deserialize(_method.ResponseMarshaller, received);
+                response = MessageDeserializer.Deserialize(_method.ResponseMarshaller, _compression!.Decompress(received, stream, _channelOptions.MaxReceiveMessageSize));
                 if (await stream.ReadMessageAsync(CancellationToken.None).ConfigureAwait(false) is { } extra)
                 {
                     extra.Release();
@@ -229,7 +242,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             if (await stream.ReadMessageAsync(CancellationToken.None).ConfigureAwait(false) is { } message)
             {
                 _measures.Sent(request: false, message.Length);
-                Current = MessageDeserializer.Deserialize(_method.ResponseMarshaller, message);
+                Current = MessageDeserializer.Deserialize(_method.ResponseMarshaller, _compression!.Decompress(message, stream, _channelOptions.MaxReceiveMessageSize));
                 return true;
             }
 
@@ -272,7 +285,15 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             ThrowIfComplete();
             serialized = MessageSerializer.Serialize(_method.RequestMarshaller, message, _channelOptions.MaxSendMessageSize, "client", "RpcChannelOptions.MaxSendMessageSize");
             _measures.Sent(request: true, serialized.Payload.Length);
-            await _stream!.SendAsync(OutgoingFrames.ForMessage(serialized.Payload), CancellationToken.None).ConfigureAwait(false);
+            var compress = _requestCompression is not null && ClientCompression.CanCompress(WriteOptions ?? _options.WriteOptions);
+            if (compress)
+            {
+                serialized = ClientCompression.Compress(serialized, _requestCompression!);
+            }
+
+            var frames = OutgoingFrames.ForMessage(serialized.Payload);
+            frames.MessageCompressed = compress;
+            await _stream!.SendAsync(frames, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not InvalidOperationException)
         {
