@@ -1,5 +1,8 @@
+using System.Diagnostics;
 using Grpc.Core;
 using Rpc.Client;
+using Rpc.Server;
+using Rpc.TestServer;
 using Rpc.Testing;
 using Rpc.Tests.Infrastructure;
 using Xunit;
@@ -16,7 +19,7 @@ public sealed class CallCredentialsTests : IClassFixture<SecurityServerFixture>
 
     public CallCredentialsTests(SecurityServerFixture server) => _server = server;
 
-    public static TheoryData<string> SecureSchemes => ["unix", "pipe", "shm", "tcps"];
+    public static TheoryData<string> SecureSchemes => ["unix", "pipe", "shm", "mq", "tcps"];
 
     private static CallCredentials Bearer(string token) => CallCredentials.FromInterceptor((_, metadata) =>
     {
@@ -56,6 +59,38 @@ public sealed class CallCredentialsTests : IClassFixture<SecurityServerFixture>
             var trailers = await UnaryTrailersAsync(channel, default);
             Assert.Equal("Bearer channel-" + scheme, trailers.GetValue("x-authorization"));
         }
+    }
+
+    [Fact]
+    public async Task CallOptionsCredentials_InProcessTransport_MetadataReachesServer()
+    {
+        var address = $"inproc://creds-{Guid.NewGuid():N}";
+        await using var server = new RpcServer();
+        server.AddService(new ConformanceService()).Listen(address);
+        await server.StartAsync().DefaultTimeout();
+        await using var channel = RpcChannel.ForAddress(address);
+        var credentials = CallCredentials.FromInterceptor((_, metadata) =>
+        {
+            metadata.Add("x-echo-token", "inproc-token");
+            return Task.CompletedTask;
+        });
+
+        var trailers = await UnaryTrailersAsync(channel, new CallOptions(credentials: credentials), echo: true);
+
+        Assert.Equal("inproc-token", trailers.GetValue("x-echo-token"));
+    }
+
+    [Fact]
+    public async Task CallOptionsCredentials_ChildProcessPipes_MetadataReachesServer()
+    {
+        var info = new ProcessStartInfo("dotnet");
+        info.ArgumentList.Add(TestPaths.TestServerDll);
+        info.ArgumentList.Add("--parent-pipes");
+        await using var channel = RpcChannel.ForChildProcess(info);
+
+        var trailers = await UnaryTrailersAsync(channel, new CallOptions(credentials: Bearer("child")));
+
+        Assert.Equal("Bearer child", trailers.GetValue("x-authorization"));
     }
 
     [Fact]

@@ -7,7 +7,7 @@ namespace Rpc.Tests.Security;
 
 /// <summary>
 /// One test server process listening on every transport the credential tests cross (unix, pipe,
-/// shm, tcps, tcp), shared by the tests of a class; it stops gracefully and removes what it made.
+/// shm, mq, tcps, tcp), shared by the tests of a class; it stops gracefully and removes what it made.
 /// </summary>
 public sealed class SecurityServerFixture : IAsyncLifetime
 {
@@ -19,6 +19,7 @@ public sealed class SecurityServerFixture : IAsyncLifetime
             "unix://" + TestPaths.NewSocketPath(),
             $"pipe://rpct-{Guid.NewGuid():N}",
             $"shm://rpct-{Guid.NewGuid():N}",
+            $"mq://rpct-{Guid.NewGuid():N}",
             "tcps://127.0.0.1:0",
             "tcp://127.0.0.1:0");
     }
