@@ -177,6 +177,31 @@ public sealed class CompressionTests : IClassFixture<CompressionServerFixture>
     }
 
     [Fact]
+    public async Task ServerStreaming_HandlerWritesNoCompress_ResponsesGoUncompressed()
+    {
+        var serverOptions = new RpcServerOptions { ResponseCompressionAlgorithm = "gzip" };
+        serverOptions.Interceptors.Add(new NoCompressResponses());
+        await using var server = await InProcessServer.StartAsync(serverOptions);
+        var clientOptions = new RpcChannelOptions();
+        clientOptions.CompressionProviders.Clear();
+        clientOptions.CompressionProviders.Add(new TestCompressionProviders.RefusesToDecompress());
+        await using var channel = RpcChannel.ForAddress(server.Address, clientOptions);
+        var request = new StreamingOutputCallRequest();
+        request.ResponseParameters.Add([new ResponseParameters { Size = 1000 }, new ResponseParameters { Size = 2000 }]);
+
+        using var call = new TestService.TestServiceClient(channel).StreamingOutputCall(request, Bounded());
+        var sizes = new List<int>();
+        while (await call.ResponseStream.MoveNext().DefaultTimeout())
+        {
+            sizes.Add(call.ResponseStream.Current.Payload.Body.Length);
+        }
+
+        Assert.Equal([1000, 2000], sizes);
+        // The call was negotiated compressed; only the handler's write options kept it off.
+        Assert.Equal("gzip", (await call.ResponseHeadersAsync.DefaultTimeout()).GetValue("grpc-encoding"));
+    }
+
+    [Fact]
     public void ResponseCompressionAlgorithm_WithoutProvider_Throws()
     {
         var options = new RpcServerOptions();
@@ -184,5 +209,15 @@ public sealed class CompressionTests : IClassFixture<CompressionServerFixture>
         var ex = Assert.Throws<InvalidOperationException>(() => options.ResponseCompressionAlgorithm = "br");
 
         Assert.Contains("'br'", ex.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>Sets NoCompress on every streaming call's responses, as a handler would.</summary>
+    private sealed class NoCompressResponses : Grpc.Core.Interceptors.Interceptor
+    {
+        public override Task ServerStreamingServerHandler<TRequest, TResponse>(TRequest request, IServerStreamWriter<TResponse> responseStream, ServerCallContext context, ServerStreamingServerMethod<TRequest, TResponse> continuation)
+        {
+            context.WriteOptions = new WriteOptions(WriteFlags.NoCompress);
+            return continuation(request, responseStream, context);
+        }
     }
 }

@@ -32,6 +32,16 @@ internal static class TestCompressionProviders
         public Stream CreateDecompressionStream(Stream stream) => new DeflateStream(stream, CompressionMode.Decompress, leaveOpen: true);
     }
 
+    /// <summary>Says "gzip" but fails any message it is asked to decompress: a client with it proves its responses came uncompressed.</summary>
+    public sealed class RefusesToDecompress : ICompressionProvider
+    {
+        public string EncodingName => "gzip";
+
+        public Stream CreateCompressionStream(Stream stream, CompressionLevel? compressionLevel) => new GZipStream(stream, CompressionLevel.Fastest, leaveOpen: true);
+
+        public Stream CreateDecompressionStream(Stream stream) => throw new InvalidDataException("This test's client takes no compressed message.");
+    }
+
     /// <summary>Says "gzip" but compresses every message to <see cref="GzipBomb"/>, as a hostile peer would.</summary>
     public sealed class Bomb : ICompressionProvider
     {
