@@ -28,6 +28,11 @@ if (Environment.GetEnvironmentVariable("RPC_TEST_CERT") is { } certificatePath)
 options.Interceptors.Add(new HandlerReportingInterceptor());
 options.Interceptors.Add(new TrailerStampingInterceptor());
 options.Interceptors.Add(new TraceEchoInterceptor());
+options.Interceptors.Add(new AuthorizationEchoInterceptor());
+if (args.FirstOrDefault(a => a.StartsWith("--response-compression=", StringComparison.Ordinal)) is { } compression)
+{
+    options.ResponseCompressionAlgorithm = compression["--response-compression=".Length..];
+}
 await using var server = new RpcServer(options);
 server.AddService(new ConformanceService());
 // For the rpc tool's tests (issue 12): reflection (v1alpha; the tool falls back to it from v1) and health.
@@ -94,6 +99,28 @@ internal sealed class TrailerStampingInterceptor : Interceptor
     public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {
         context.ResponseTrailers.Add("x-intercepted", "yes");
+        return await continuation(request, context);
+    }
+}
+
+/// <summary>
+/// Lets credential and compression tests see what reached the server: echoes a unary call's
+/// <c>authorization</c> and <c>grpc-encoding</c> headers as <c>x-authorization</c> and <c>x-request-encoding</c> trailers.
+/// </summary>
+internal sealed class AuthorizationEchoInterceptor : Interceptor
+{
+    public override async Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
+    {
+        if (context.RequestHeaders.GetValue("authorization") is { } authorization)
+        {
+            context.ResponseTrailers.Add("x-authorization", authorization);
+        }
+
+        if (context.RequestHeaders.GetValue("grpc-encoding") is { } encoding)
+        {
+            context.ResponseTrailers.Add("x-request-encoding", encoding);
+        }
+
         return await continuation(request, context);
     }
 }

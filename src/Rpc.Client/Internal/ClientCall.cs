@@ -44,6 +44,12 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     private bool _writesCompleted;
     // Spans and metrics (Rpc.Client); empty unless a listener is attached.
     private CallMeasures _measures;
+    // The channel's call credentials, read when the call starts (null: none, the usual case).
+    private List<CallCredentials>? _channelCallCredentials;
+    // The channel's encodings, and the one requests are compressed with (null: identity); set
+    // before the call start is sent, read by writes after it.
+    private ClientCompression? _compression;
+    private Grpc.Net.Compression.ICompressionProvider? _requestCompression;
 
     public ClientCall(ConnectionManager connections, RpcChannelOptions channelOptions, Method<TRequest, TResponse> method, CallOptions options)
     {
@@ -61,6 +67,8 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     /// <summary>Starts the call; with a <paramref name="request"/> it is the only one and the stream half-closes.</summary>
     public void Start(TRequest? request)
     {
+        // Before anything starts: credentials that contradict the address are a usage error.
+        _channelCallCredentials = CallSecurity.ReadChannelCredentials(_connections.Address, _channelOptions);
         RpcInstruments.Client.Begin(ref _measures, _method.FullName, ActivityKind.Client, default, _connections.Address.Scheme, _connections.Address, _connections.Logger);
         var timeout = CallStart.NoTimeout;
         if (_options.Deadline is { } deadline && deadline != DateTime.MaxValue)
@@ -92,18 +100,33 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         SerializedMessage serialized = default;
         try
         {
+            var headers = _options.Headers;
+            if (_options.Credentials is not null || _channelCallCredentials is not null)
+            {
+                headers = await CallSecurity.AddCredentialsAsync(_connections.Address, _channelOptions, _method, _options.Credentials, _channelCallCredentials, headers, CallToken).ConfigureAwait(false);
+            }
+
+            _compression = ClientCompression.For(_channelOptions);
+            headers = _compression.PrepareHeaders(headers, _channelOptions.RequestCompressionAlgorithm, out _requestCompression);
+
             var frames = new OutgoingFrames
             {
                 Method = _method.FullName,
                 TimeoutMicroseconds = timeoutMicroseconds,
-                Headers = _measures.Activity is { } activity ? RpcInstruments.Inject(_options.Headers, activity)
-                    : Activity.Current is { } ambient ? RpcInstruments.Inject(_options.Headers, ambient)
-                    : _options.Headers,
+                Headers = _measures.Activity is { } activity ? RpcInstruments.Inject(headers, activity)
+                    : Activity.Current is { } ambient ? RpcInstruments.Inject(headers, ambient)
+                    : headers,
             };
             if (request is not null)
             {
                 serialized = MessageSerializer.Serialize(_method.RequestMarshaller, request, _channelOptions.MaxSendMessageSize, "client", "RpcChannelOptions.MaxSendMessageSize");
                 _measures.Sent(request: true, serialized.Payload.Length);
+                if (_requestCompression is { } provider && ClientCompression.CanCompress(_options.WriteOptions))
+                {
+                    serialized = ClientCompression.Compress(serialized, provider);
+                    frames.MessageCompressed = true;
+                }
+
                 frames.Message = serialized.Payload;
                 frames.HasMessage = true;
                 frames.EndStream = true;
@@ -185,7 +208,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             if (message is { } received)
             {
                 _measures.Sent(request: false, received.Length);
-                response = MessageDeserializer.Deserialize(_method.ResponseMarshaller, received);
+                response = MessageDeserializer.Deserialize(_method.ResponseMarshaller, _compression!.Decompress(received, stream, _channelOptions.MaxReceiveMessageSize));
                 if (await stream.ReadMessageAsync(CancellationToken.None).ConfigureAwait(false) is { } extra)
                 {
                     extra.Release();
@@ -219,7 +242,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             if (await stream.ReadMessageAsync(CancellationToken.None).ConfigureAwait(false) is { } message)
             {
                 _measures.Sent(request: false, message.Length);
-                Current = MessageDeserializer.Deserialize(_method.ResponseMarshaller, message);
+                Current = MessageDeserializer.Deserialize(_method.ResponseMarshaller, _compression!.Decompress(message, stream, _channelOptions.MaxReceiveMessageSize));
                 return true;
             }
 
@@ -262,7 +285,15 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             ThrowIfComplete();
             serialized = MessageSerializer.Serialize(_method.RequestMarshaller, message, _channelOptions.MaxSendMessageSize, "client", "RpcChannelOptions.MaxSendMessageSize");
             _measures.Sent(request: true, serialized.Payload.Length);
-            await _stream!.SendAsync(OutgoingFrames.ForMessage(serialized.Payload), CancellationToken.None).ConfigureAwait(false);
+            var compress = _requestCompression is not null && ClientCompression.CanCompress(WriteOptions ?? _options.WriteOptions);
+            if (compress)
+            {
+                serialized = ClientCompression.Compress(serialized, _requestCompression!);
+            }
+
+            var frames = OutgoingFrames.ForMessage(serialized.Payload);
+            frames.MessageCompressed = compress;
+            await _stream!.SendAsync(frames, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not InvalidOperationException)
         {

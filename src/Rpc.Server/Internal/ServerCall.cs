@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using Grpc.Core;
+using Rpc.Transports.Compression;
 using Rpc.Transports.Diagnostics;
 using Rpc.Transports.Internal;
+using Rpc.Transports.Messages;
 using Rpc.Transports.Protocol;
 
 namespace Rpc.Server.Internal;
@@ -35,6 +37,10 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
     // first one decided (trailers, an abort, the client's reset); read once the handler has ended.
     private CallMeasures _measures;
     private Status? _finalStatus;
+    // The server's encodings, and the one this call's responses use (null: identity): fixed when
+    // the call starts, from the client's grpc-accept-encoding.
+    private readonly ServerCompression _compression;
+    private readonly Grpc.Net.Compression.ICompressionProvider? _responseCompression;
 
     protected ServerCall(ServerCallEnvironment environment, CallStream stream, CallStart start)
     {
@@ -50,6 +56,8 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
         }
 
         Context = new RpcServerCallContext(this, start.Method, stream.Connection, _deadline, start.Headers);
+        _compression = ServerCompression.For(environment.Options);
+        _responseCompression = _compression.ResponseHeaders is null ? null : _compression.ResponseProviderFor(start.Headers);
         stream.Observer = this;
     }
 
@@ -233,10 +241,22 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
         }
     }
 
+    /// <summary>A request as the marshaller needs it: decompressed in the call's grpc-encoding, within the receive limit.</summary>
+    protected IncomingMessage Decompress(IncomingMessage message) =>
+        message.Compressed ? _compression.Decompress(message, GrpcEncoding.Find(Context.RequestHeaders, GrpcEncoding.EncodingHeader), Environment.Options.MaxReceiveMessageSize) : message;
+
+    /// <summary>A response compressed in the call's encoding unless the handler's write options say NoCompress; releases what it replaces.</summary>
+    protected SerializedMessage CompressResponse(SerializedMessage serialized, out bool compressed)
+    {
+        compressed = _responseCompression is not null && ServerCompression.CanCompress(Context.WriteOptions);
+        return compressed ? _compression.Compress(serialized, _responseCompression!) : serialized;
+    }
+
     /// <summary>Sends one response message, with the response headers in front if they are still unsent.</summary>
-    protected async Task SendMessageAsync(ReadOnlyMemory<byte> payload)
+    protected async Task SendMessageAsync(ReadOnlyMemory<byte> payload, bool compressed)
     {
         var frames = OutgoingFrames.ForMessage(payload);
+        frames.MessageCompressed = compressed;
         AddHeadersIfUnsent(ref frames);
         try
         {
@@ -263,7 +283,7 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
 
         try
         {
-            await Stream.SendAsync(new OutgoingFrames { SendHeaders = true, Headers = headers }).ConfigureAwait(false);
+            await Stream.SendAsync(new OutgoingFrames { SendHeaders = true, Headers = WithResponseEncoding(headers) }).ConfigureAwait(false);
         }
         catch (StreamResetException ex)
         {
@@ -279,8 +299,30 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
             {
                 _headersSent = true;
                 frames.SendHeaders = true;
+                frames.Headers ??= _responseCompression is null ? null : _compression.ResponseHeaders;
             }
         }
+    }
+
+    /// <summary>The handler's response headers, plus <c>grpc-encoding</c> when this call's responses are compressed (a copy: the handler's list is its own).</summary>
+    private Metadata WithResponseEncoding(Metadata headers)
+    {
+        if (_responseCompression is null)
+        {
+            return headers;
+        }
+
+        var sent = new Metadata();
+        foreach (var entry in headers)
+        {
+            if (entry.Key != GrpcEncoding.EncodingHeader)
+            {
+                sent.Add(entry);
+            }
+        }
+
+        sent.Add(GrpcEncoding.EncodingHeader, _responseCompression.EncodingName);
+        return sent;
     }
 
     /// <summary>The status a handler's exception stands for; unexpected ones are logged and hidden.</summary>

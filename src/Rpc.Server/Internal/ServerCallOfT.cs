@@ -62,7 +62,7 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
         }
 
         return message is { } request
-            ? MessageDeserializer.Deserialize(_method.Method.RequestMarshaller, request)
+            ? MessageDeserializer.Deserialize(_method.Method.RequestMarshaller, Decompress(request))
             : throw new RpcException(new Status(StatusCode.Internal, "The client sent no request message."));
     }
 
@@ -76,6 +76,7 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
             {
                 serialized = MessageSerializer.Serialize(_method.Method.ResponseMarshaller, response, Environment.Options.MaxSendMessageSize, "server", "RpcServerOptions.MaxSendMessageSize");
                 CountMessage(request: false, serialized.Payload.Length);
+                serialized = CompressResponse(serialized, out frames.MessageCompressed);
                 frames.Message = serialized.Payload;
                 frames.HasMessage = true;
             }
@@ -95,7 +96,7 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
             if (await Stream.ReadMessageAsync(cancellationToken).ConfigureAwait(false) is { } message)
             {
                 CountMessage(request: true, message.Length);
-                Current = MessageDeserializer.Deserialize(_method.Method.RequestMarshaller, message);
+                Current = MessageDeserializer.Deserialize(_method.Method.RequestMarshaller, Decompress(message));
                 return true;
             }
 
@@ -123,7 +124,8 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
             cancellationToken.ThrowIfCancellationRequested();
             serialized = MessageSerializer.Serialize(_method.Method.ResponseMarshaller, message, Environment.Options.MaxSendMessageSize, "server", "RpcServerOptions.MaxSendMessageSize");
             CountMessage(request: false, serialized.Payload.Length);
-            await SendMessageAsync(serialized.Payload).ConfigureAwait(false);
+            serialized = CompressResponse(serialized, out var compressed);
+            await SendMessageAsync(serialized.Payload, compressed).ConfigureAwait(false);
         }
         finally
         {

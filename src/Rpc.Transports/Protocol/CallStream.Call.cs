@@ -105,7 +105,7 @@ internal sealed partial class CallStream
         WritePrefix(writer, ref frames);
         if (frames.HasMessage)
         {
-            var flags = FrameFlags.EndMessage;
+            var flags = frames.MessageCompressed ? (byte)(FrameFlags.EndMessage | FrameFlags.Compressed) : FrameFlags.EndMessage;
             if (frames.EndStream)
             {
                 flags |= FrameFlags.EndStream;
@@ -140,7 +140,7 @@ internal sealed partial class CallStream
             var flags = FrameFlags.None;
             if (remaining.IsEmpty)
             {
-                flags = FrameFlags.EndMessage;
+                flags = frames.MessageCompressed ? (byte)(FrameFlags.EndMessage | FrameFlags.Compressed) : FrameFlags.EndMessage;
                 if (frames.EndStream)
                 {
                     flags |= FrameFlags.EndStream;

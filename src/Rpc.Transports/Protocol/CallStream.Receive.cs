@@ -69,11 +69,12 @@ internal sealed partial class CallStream
         }
 
         var endOfMessage = (flags & FrameFlags.EndMessage) != 0;
+        var compressed = (flags & FrameFlags.Compressed) != 0;
         if (endOfMessage && _assembly is null)
         {
             var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
             payload.CopyTo(buffer);
-            Enqueue(new IncomingMessage(buffer, length), length);
+            Enqueue(new IncomingMessage(buffer, length, compressed), length);
         }
         else
         {
@@ -81,7 +82,7 @@ internal sealed partial class CallStream
             if (endOfMessage)
             {
                 // The array passes to the queue and on to the reader, who returns it.
-                var message = new IncomingMessage(_assembly!, _assembled);
+                var message = new IncomingMessage(_assembly!, _assembled, compressed);
                 _assembly = null;
                 _assembled = 0;
                 _connection.Assemblies.Remove(this);

@@ -60,10 +60,15 @@ internal static class FrameReader
                 break;
             case FrameType.Message:
                 RequireStreamFrame(header);
-                RequireFlags(header, FrameFlags.EndMessage | FrameFlags.EndStream);
+                RequireFlags(header, FrameFlags.EndMessage | FrameFlags.EndStream | FrameFlags.Compressed);
                 if (header.HasFlag(FrameFlags.EndStream) && !header.HasFlag(FrameFlags.EndMessage))
                 {
                     throw new ProtocolException("A MESSAGE frame has END_STREAM without END_MESSAGE.");
+                }
+
+                if (header.HasFlag(FrameFlags.Compressed) && !header.HasFlag(FrameFlags.EndMessage))
+                {
+                    throw new ProtocolException("A MESSAGE frame has COMPRESSED without END_MESSAGE.");
                 }
 
                 break;

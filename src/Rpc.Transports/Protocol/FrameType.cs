@@ -25,6 +25,13 @@ internal static class FrameFlags
     /// <summary>MESSAGE: the sender half-closes after this message.</summary>
     public const byte EndStream = 0x2;
 
+    /// <summary>
+    /// MESSAGE: the message this frame ends is compressed with the call's <c>grpc-encoding</c>
+    /// (docs/compression.md). Only on a frame with <see cref="EndMessage"/>: the receiver learns it
+    /// when the message is whole, which is when it can act on it.
+    /// </summary>
+    public const byte Compressed = 0x4;
+
     /// <summary>PING: the answer to a ping.</summary>
     public const byte Ack = 0x1;
 }

@@ -23,6 +23,9 @@ internal struct OutgoingFrames
 
     public bool HasMessage;
 
+    /// <summary><see cref="Message"/> is compressed with the call's <c>grpc-encoding</c>: its last frame carries COMPRESSED.</summary>
+    public bool MessageCompressed;
+
     /// <summary>Client: no more messages follow.</summary>
     public bool EndStream;
 
