@@ -14,11 +14,17 @@ internal sealed class HttpChannel : IAsyncDisposable
     private readonly GrpcChannel _grpc;
     private readonly SameHostUpgrade? _upgrade;
 
-    private HttpChannel(GrpcChannel grpc, SameHostUpgrade? upgrade)
+    private HttpChannel(GrpcChannel grpc, SameHostUpgrade? upgrade, string? requestEncoding)
     {
         _grpc = grpc;
         _upgrade = upgrade;
-        Invoker = new HttpCallInvoker(grpc.CreateCallInvoker().Intercept(new CancelledStatusInterceptor()), upgrade);
+        var invoker = grpc.CreateCallInvoker().Intercept(new CancelledStatusInterceptor());
+        if (requestEncoding is not null)
+        {
+            invoker = invoker.Intercept(new RequestEncodingInterceptor(requestEncoding));
+        }
+
+        Invoker = new HttpCallInvoker(invoker, upgrade);
     }
 
     public HttpCallInvoker Invoker { get; }
@@ -42,8 +48,11 @@ internal sealed class HttpChannel : IAsyncDisposable
             MaxSendMessageSize = options.MaxSendMessageSize,
             MaxReceiveMessageSize = options.MaxReceiveMessageSize,
             LoggerFactory = options.LoggerFactory,
+            Credentials = options.Credentials,
+            UnsafeUseInsecureChannelCallCredentials = options.UnsafeUseInsecureChannelCallCredentials,
+            CompressionProviders = [.. options.CompressionProviders],
         });
-        return new HttpChannel(grpc, upgrade);
+        return new HttpChannel(grpc, upgrade, options.RequestCompressionAlgorithm);
     }
 
     /// <summary>Closes the local connections (bounded, see <see cref="SameHostUpgrade.DisposeAsync"/>), then the HTTP/2 ones; calls still running fail.</summary>

@@ -123,6 +123,9 @@ internal sealed class KestrelGateway : IHttpGateway
             grpc.EnableDetailedErrors = options.EnableDetailedErrors;
             grpc.MaxReceiveMessageSize = options.MaxReceiveMessageSize;
             grpc.MaxSendMessageSize = options.MaxSendMessageSize;
+            grpc.ResponseCompressionAlgorithm = options.ResponseCompressionAlgorithm;
+            grpc.ResponseCompressionLevel = options.ResponseCompressionLevel;
+            grpc.CompressionProviders = [.. options.CompressionProviders];
         });
         services.AddSingleton(new HttpDispatch(_calls, _environment.Logger));
         services.AddSingleton<IServiceMethodProvider<HttpDispatch>>(new HttpMethodProvider(_environment.Methods));
