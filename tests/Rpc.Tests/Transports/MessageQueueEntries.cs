@@ -28,7 +28,8 @@ public static class MessageQueueEntries
         foreach (var line in File.ReadLines("/proc/self/mounts"))
         {
             var fields = line.Split(' ');
-            if (fields.Length > 2 && fields[2] == "mqueue")
+            // Another test run's private mount goes away when that run exits: only a lasting one will do.
+            if (fields.Length > 2 && fields[2] == "mqueue" && !fields[1].Contains("rpc-tests-mqueue-", StringComparison.Ordinal) && Directory.Exists(fields[1]))
             {
                 return fields[1];
             }
