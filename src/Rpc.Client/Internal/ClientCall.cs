@@ -112,8 +112,9 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             if (!_connections.TryGetCurrent(out var connection))
             {
                 // The deadline and the token bound the wait for a connection too; the attempt
-                // itself goes on for the channel's other calls.
-                connection = await _connections.GetConnectionAsync(CallToken).ConfigureAwait(false);
+                // itself goes on for the channel's other calls. Wait-for-ready waits through
+                // failed attempts instead of failing Unavailable.
+                connection = await _connections.GetConnectionAsync(CallToken, _options.IsWaitForReady).ConfigureAwait(false);
             }
 
             var stream = connection.CreateStream();
