@@ -15,8 +15,8 @@ public sealed partial class RpcChannelOptions
     /// methods it names (an exact method, every method of a service, or <see cref="MethodName.Default"/>)
     /// when an attempt ends with one of its <see cref="RetryPolicy.RetryableStatusCodes"/>. Read when
     /// the channel is created. Hedging and retry throttling are not supported and are refused then,
-    /// rather than ignored. Client- and duplex-streaming calls are not retried by a policy. See
-    /// docs/channel.md. Default: none (only calls the server never saw are retried, once).
+    /// rather than ignored. See docs/channel.md. Default: none (only unary and server-streaming
+    /// calls the server never saw are sent again, once).
     /// </summary>
     public ServiceConfig? ServiceConfig { get; set; }
 

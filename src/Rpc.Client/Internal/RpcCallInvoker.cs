@@ -7,7 +7,8 @@ namespace Rpc.Client.Internal;
 /// <summary>
 /// Starts each RPC and wraps it in Grpc.Core's call types: unary and server-streaming calls as a
 /// <see cref="RetryCall{TPayload, TResponse}"/> (sent again when the server never saw them, and
-/// under the method's retry policy), client- and duplex-streaming ones as one <see cref="ClientCall{TRequest, TResponse}"/>.
+/// under the method's retry policy), client- and duplex-streaming ones as a <see cref="RetryCall{TPayload, TResponse}"/>
+/// under a policy, else as one <see cref="ClientCall{TRequest, TResponse}"/>.
 /// </summary>
 internal sealed class RpcCallInvoker : CallInvoker
 {
@@ -61,6 +62,16 @@ internal sealed class RpcCallInvoker : CallInvoker
         return new AsyncServerStreamingCall<TResponse>(call, CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, call);
     }
 
+    /// <summary>A call whose requests the caller streams, under a retry policy: each is kept for a retry as it is written.</summary>
+    private RetryCall<byte[], TResponse> StartStreaming<TRequest, TResponse>(Method<TRequest, TResponse> method, CallOptions options, RetrySettings policy)
+        where TRequest : class
+        where TResponse : class
+    {
+        var call = new RetryCall<byte[], TResponse>(_connections, _options, BytesMethods<TResponse>.For(method), options, request: null, policy, _budget, bufferedBytes: 0);
+        call.Start();
+        return call;
+    }
+
     /// <summary>
     /// Under a retry policy, the request serialized once and kept for every attempt, when it fits
     /// the call's and the channel's retry buffer; null sends the call without a policy (a request
@@ -100,6 +111,13 @@ internal sealed class RpcCallInvoker : CallInvoker
 
     public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options)
     {
+        if (_policies?.Find(method) is { } policy)
+        {
+            var retried = StartStreaming(method, options, policy);
+            return new AsyncClientStreamingCall<TRequest, TResponse>(new RetryRequestWriter<TRequest, TResponse>(retried, method.RequestMarshaller, _options), retried.GetResponseAsync(),
+                CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, retried);
+        }
+
         var call = new ClientCall<TRequest, TResponse>(_connections, _options, method, options);
         call.Start(request: null);
         return new AsyncClientStreamingCall<TRequest, TResponse>(call, call.GetResponseAsync(), CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, call);
@@ -107,6 +125,13 @@ internal sealed class RpcCallInvoker : CallInvoker
 
     public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options)
     {
+        if (_policies?.Find(method) is { } policy)
+        {
+            var retried = StartStreaming(method, options, policy);
+            return new AsyncDuplexStreamingCall<TRequest, TResponse>(new RetryRequestWriter<TRequest, TResponse>(retried, method.RequestMarshaller, _options), retried,
+                CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, retried);
+        }
+
         var call = new ClientCall<TRequest, TResponse>(_connections, _options, method, options);
         call.Start(request: null);
         return new AsyncDuplexStreamingCall<TRequest, TResponse>(call, call, CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, call);

@@ -4,7 +4,7 @@ using Rpc.Testing;
 namespace Rpc.Tests.Client;
 
 /// <summary>
-/// The test service with methods that fail on purpose: UnaryCall and StreamingOutputCall end with
+/// The test service with methods that fail on purpose: UnaryCall and the streaming calls end with
 /// <see cref="FailWith"/> for their first <see cref="Failures"/> attempts, then succeed. It records
 /// each attempt's <c>grpc-previous-rpc-attempts</c> header. Handlers run on the server's threads
 /// while the test reads; every field is read and written atomically or under the list's lock.
@@ -50,6 +50,42 @@ internal sealed class FlakyService : TestService.TestServiceBase
         foreach (var parameters in request.ResponseParameters)
         {
             await responseStream.WriteAsync(new StreamingOutputCallResponse { Payload = new Payload { Body = Google.Protobuf.ByteString.CopyFrom(new byte[parameters.Size]) } });
+        }
+    }
+
+    /// <summary>StreamingInputCall fails only once it has read the whole request stream, not at once.</summary>
+    public bool FailAfterReading { get; init; }
+
+    public override async Task<StreamingInputCallResponse> StreamingInputCall(IAsyncStreamReader<StreamingInputCallRequest> requestStream, ServerCallContext context)
+    {
+        if (!FailAfterReading)
+        {
+            FailIfDue(context);
+        }
+
+        var total = 0;
+        await foreach (var request in requestStream.ReadAllAsync())
+        {
+            total += request.Payload.Body.Length;
+        }
+
+        if (FailAfterReading)
+        {
+            FailIfDue(context);
+        }
+
+        return new StreamingInputCallResponse { AggregatedPayloadSize = total };
+    }
+
+    public override async Task FullDuplexCall(IAsyncStreamReader<StreamingOutputCallRequest> requestStream, IServerStreamWriter<StreamingOutputCallResponse> responseStream, ServerCallContext context)
+    {
+        FailIfDue(context);
+        await foreach (var request in requestStream.ReadAllAsync())
+        {
+            foreach (var parameters in request.ResponseParameters)
+            {
+                await responseStream.WriteAsync(new StreamingOutputCallResponse { Payload = new Payload { Body = Google.Protobuf.ByteString.CopyFrom(new byte[parameters.Size]) } });
+            }
         }
     }
 

@@ -4,8 +4,8 @@ using Grpc.Core;
 namespace Rpc.Client.Internal.Retries;
 
 /// <summary>
-/// A unary or server-streaming call made of one or more attempts (<see cref="ClientCall{TRequest, TResponse}"/>),
-/// each sending the same request. An attempt that fails before the call is committed is replaced:
+/// A call made of one or more attempts (<see cref="ClientCall{TRequest, TResponse}"/>), each
+/// sending the same request, or under a policy the same request stream (RetryCall.Requests.cs). An attempt that fails before the call is committed is replaced:
 /// at once and once per call when the server never saw it (<see cref="ClientCall{TRequest, TResponse}.Refused"/>:
 /// refused by GOAWAY, or its connection closed before it went out), and, under a retry policy, after
 /// a jittered exponential backoff when its status is retryable and attempts are left. The call
@@ -21,7 +21,7 @@ namespace Rpc.Client.Internal.Retries;
 /// the same outcome. The next attempt starts outside the lock (after the backoff, on a timer
 /// thread); <see cref="_attempt"/> changes only under it.</para>
 /// </remarks>
-internal sealed class RetryCall<TPayload, TResponse> : IAsyncStreamReader<TResponse>, IClientCall
+internal sealed partial class RetryCall<TPayload, TResponse> : IAsyncStreamReader<TResponse>, IClientCall
     where TPayload : class
     where TResponse : class
 {
@@ -35,10 +35,11 @@ internal sealed class RetryCall<TPayload, TResponse> : IAsyncStreamReader<TRespo
     private readonly RpcChannelOptions _channelOptions;
     private readonly Method<TPayload, TResponse> _method;
     private readonly CallOptions _options;
-    private readonly TPayload _request;
+    // The single request, or null for a call whose requests stream (see RetryCall.Requests.cs).
+    private readonly TPayload? _request;
     private readonly RetrySettings? _policy;
     private readonly RetryBudget? _budget;
-    private readonly long _bufferedBytes;
+    private long _bufferedBytes;
     private readonly Lock _lock = new();
 
     private Attempt _attempt = null!;
@@ -55,12 +56,12 @@ internal sealed class RetryCall<TPayload, TResponse> : IAsyncStreamReader<TRespo
     /// <param name="channelOptions">The channel's settings.</param>
     /// <param name="method">The method, its requests as each attempt sends them.</param>
     /// <param name="options">The caller's options; the deadline spans every attempt.</param>
-    /// <param name="request">The request every attempt sends.</param>
+    /// <param name="request">The request every attempt sends; null when the caller streams them (a policy call's bytes, kept as they are written).</param>
     /// <param name="policy">The method's retry policy; null retries only a call the server never saw.</param>
     /// <param name="budget">The channel's retry buffer <paramref name="bufferedBytes"/> were taken from; returned at commit.</param>
     /// <param name="bufferedBytes">The request bytes this call holds of <paramref name="budget"/>.</param>
     public RetryCall(ConnectionManager connections, RpcChannelOptions channelOptions, Method<TPayload, TResponse> method, CallOptions options,
-        TPayload request, RetrySettings? policy, RetryBudget? budget, long bufferedBytes)
+        TPayload? request, RetrySettings? policy, RetryBudget? budget, long bufferedBytes)
     {
         _connections = connections;
         _channelOptions = channelOptions;
@@ -71,6 +72,11 @@ internal sealed class RetryCall<TPayload, TResponse> : IAsyncStreamReader<TRespo
         _budget = budget;
         _bufferedBytes = bufferedBytes;
         _backoff = policy?.InitialBackoff ?? TimeSpan.Zero;
+        if (request is null)
+        {
+            _requests = [];
+            _writeGate = new SemaphoreSlim(1, 1);
+        }
     }
 
     public TResponse Current { get; private set; } = null!;
@@ -298,13 +304,15 @@ internal sealed class RetryCall<TPayload, TResponse> : IAsyncStreamReader<TRespo
     {
         // Off the caller's lock before anything else happens.
         await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+        var untilDeadline = false;
         if (_options.Deadline is { } deadline && deadline != DateTime.MaxValue)
         {
             var left = deadline.ToUniversalTime() - DateTime.UtcNow;
-            delay = left < delay ? left : delay;
+            untilDeadline = left < delay;
+            delay = untilDeadline ? left : delay;
         }
 
-        if (delay > TimeSpan.Zero)
+        while (delay > TimeSpan.Zero)
         {
             CancellationTokenSource backoff;
             lock (_lock)
@@ -327,14 +335,32 @@ internal sealed class RetryCall<TPayload, TResponse> : IAsyncStreamReader<TRespo
 
             // Unregisters from the caller's token; a Dispose racing here finds it disposed and skips it.
             backoff.Dispose();
+
+            // A timer may fire a little before the wall clock reaches the deadline; the next attempt
+            // must find it passed, so that the call ends DeadlineExceeded and does not run again.
+            delay = untilDeadline && !backoff.IsCancellationRequested && !_disposed
+                ? _options.Deadline!.Value.ToUniversalTime() - DateTime.UtcNow
+                : TimeSpan.Zero;
         }
 
-        var next = StartAttempt();
+        Attempt next;
+        if (_request is null)
+        {
+            next = await StartStreamingAttemptAsync().ConfigureAwait(false);
+        }
+        else
+        {
+            next = StartAttempt();
+            lock (_lock)
+            {
+                _attempt = next;
+            }
+        }
+
         bool disposed;
         lock (_lock)
         {
             disposed = _disposed;
-            _attempt = next;
         }
 
         failed.Call.Dispose();
@@ -363,6 +389,9 @@ internal sealed class RetryCall<TPayload, TResponse> : IAsyncStreamReader<TRespo
 
         _committed = true;
         _budget?.Return(_bufferedBytes);
+        _bufferedBytes = 0;
+        // The messages kept for a replay are no longer needed; a replay under way holds its own list.
+        _requests = null;
     }
 
     /// <summary>One attempt and, once it failed, the decision about it.</summary>
