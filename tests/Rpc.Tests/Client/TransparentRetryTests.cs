@@ -47,6 +47,41 @@ public sealed class TransparentRetryTests
     }
 
     [Fact]
+    public async Task UnaryCall_RefusedByGoAwayAboveLastStream_RetriedOnNewConnection()
+    {
+        var path = TestPaths.NewSocketPath();
+        var service = new FlakyService();
+        await using var server = new RpcServer().AddService(service).Listen("unix://" + path);
+        await server.StartAsync().DefaultTimeout();
+        await using var proxy = new GoAwayProxy(path);
+        await using var channel = RpcChannel.ForAddress(proxy.Address);
+
+        await new TestService.TestServiceClient(channel).EmptyCallAsync(new Empty()).ResponseAsync.DefaultTimeout();
+
+        Assert.Equal(1, proxy.Refused);
+        Assert.Equal(1, service.EmptyCalls);
+    }
+
+    [Fact]
+    public async Task ServerStreamingCall_RefusedByGoAwayAboveLastStream_RetriedOnNewConnection()
+    {
+        var path = TestPaths.NewSocketPath();
+        await using var server = new RpcServer().AddService(new FlakyService()).Listen("unix://" + path);
+        await server.StartAsync().DefaultTimeout();
+        await using var proxy = new GoAwayProxy(path);
+        await using var channel = RpcChannel.ForAddress(proxy.Address);
+        var request = new StreamingOutputCallRequest();
+        request.ResponseParameters.Add(new ResponseParameters { Size = 3 });
+
+        using var call = new TestService.TestServiceClient(channel).StreamingOutputCall(request);
+
+        Assert.True(await call.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout());
+        Assert.Equal(3, call.ResponseStream.Current.Payload.Body.Length);
+        Assert.False(await call.ResponseStream.MoveNext(CancellationToken.None).DefaultTimeout());
+        Assert.Equal(1, proxy.Refused);
+    }
+
+    [Fact]
     public async Task UnaryCall_ServerFailsUnavailableWithoutPolicy_NotRetried()
     {
         var service = new FlakyService { Failures = 1 };
