@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Grpc.Core;
+using Grpc.Net.Client;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rpc.Client.Http;
@@ -90,6 +92,40 @@ public sealed class RpcChannel : ChannelBase, IDisposable, IAsyncDisposable
 
     /// <inheritdoc/>
     public override CallInvoker CreateCallInvoker() => _invoker;
+
+    /// <summary>
+    /// Where the channel's connection stands, as in grpc-dotnet's <c>GrpcChannel.State</c>: Idle
+    /// (nothing connected yet, or the connection closed or the server sent GOAWAY), Connecting,
+    /// Ready, TransientFailure (the last attempt failed; the next waits out the reconnect backoff),
+    /// Shutdown (disposed). On <c>http(s)://</c> it is the underlying <c>GrpcChannel</c>'s state.
+    /// See docs/channel.md.
+    /// </summary>
+    public ConnectivityState State => _http is not null ? HttpGrpc(_http).State : _connections!.State;
+
+    /// <summary>
+    /// Connects now instead of at the first call, and completes once the channel is Ready; failed
+    /// attempts are retried with the reconnect backoff for as long as <paramref name="cancellationToken"/>
+    /// allows (bound it: against a server that never comes this waits until the token fires).
+    /// </summary>
+    /// <exception cref="OperationCanceledException">The token fired first.</exception>
+    /// <exception cref="ObjectDisposedException">The channel has been disposed.</exception>
+    public Task ConnectAsync(CancellationToken cancellationToken = default) =>
+        _http is not null ? HttpGrpc(_http).ConnectAsync(cancellationToken) : _connections!.ConnectAsync(cancellationToken);
+
+    /// <summary>
+    /// Completes when <see cref="State"/> differs from <paramref name="lastObservedState"/> (at once
+    /// if it already does). It does not start a connection itself.
+    /// </summary>
+    /// <exception cref="OperationCanceledException">The token fired first.</exception>
+    public Task WaitForStateChangedAsync(ConnectivityState lastObservedState, CancellationToken cancellationToken = default) =>
+        _http is not null
+            ? HttpGrpc(_http).WaitForStateChangedAsync(lastObservedState, cancellationToken)
+            : _connections!.WaitForStateChangedAsync(lastObservedState, cancellationToken);
+
+    // HttpChannel keeps its GrpcChannel private and is not this file's to change; this reads it
+    // without reflection until it exposes the channel itself.
+    [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_grpc")]
+    private static extern ref GrpcChannel HttpGrpc(HttpChannel channel);
 
     /// <summary>
     /// Closes the connection; calls still running fail with Unavailable. Returns within about twice

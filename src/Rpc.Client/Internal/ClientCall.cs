@@ -40,6 +40,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     private Task? _cancelSent;
     private Status? _status;
     private Metadata? _trailers;
+    private bool _refused;
     private bool _writePending;
     private bool _writesCompleted;
     // Spans and metrics (Rpc.Client); empty unless a listener is attached.
@@ -135,8 +136,9 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             if (!_connections.TryGetCurrent(out var connection))
             {
                 // The deadline and the token bound the wait for a connection too; the attempt
-                // itself goes on for the channel's other calls.
-                connection = await _connections.GetConnectionAsync(CallToken).ConfigureAwait(false);
+                // itself goes on for the channel's other calls. Wait-for-ready waits through
+                // failed attempts instead of failing Unavailable.
+                connection = await _connections.GetConnectionAsync(CallToken, _options.IsWaitForReady).ConfigureAwait(false);
             }
 
             var stream = connection.CreateStream();
@@ -360,6 +362,25 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         return await _stream!.ResponseHeaders.ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Whether the call failed before the server could see it: its start never went out (the
+    /// connection closed or took no new calls first) or the server's GOAWAY named a last stream
+    /// below it. Such a call may be sent again on another connection without running twice.
+    /// </summary>
+    public bool Refused
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _refused;
+            }
+        }
+    }
+
+    /// <summary>The end the server sent, once the stream has it, even before the call's reader took it.</summary>
+    public TrailersPayload? ServerTrailers => _stream?.Trailers;
+
     public Status GetStatus() => _status ?? throw new InvalidOperationException("Unable to get the status because the call is not complete.");
 
     public Metadata GetTrailers() => _trailers ?? throw new InvalidOperationException("Can't get the trailers because the call has not completed.");
@@ -434,7 +455,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     }
 
     /// <summary>Records the final status once; later outcomes lose to the first.</summary>
-    private bool TryFinish(Status status, Metadata? trailers)
+    private bool TryFinish(Status status, Metadata? trailers, bool refused = false)
     {
         lock (_lock)
         {
@@ -443,6 +464,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
                 return false;
             }
 
+            _refused = refused;
             _status = status;
             _trailers = trailers ?? Metadata.Empty;
         }
@@ -460,7 +482,9 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     {
         var stream = _stream;
         var trailers = stream?.Trailers?.Trailers;
-        if (TryFinish(ResolveStatus(ex), trailers) && stream is not null && !stream.IsClosed)
+        var refused = ex is StreamResetException { Status.StatusCode: StatusCode.Unavailable } reset
+            && (stream is null || stream.Id == 0 || Retries.Refusals.IsGoAwayRefusal(reset.Status));
+        if (TryFinish(ResolveStatus(ex), trailers, refused) && stream is not null && !stream.IsClosed)
         {
             // The call failed on this side (a bad message, a marshaller error): the server must stop too.
             await stream.ResetAsync(_status!.Value).ConfigureAwait(false);

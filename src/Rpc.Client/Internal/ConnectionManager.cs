@@ -7,18 +7,28 @@ namespace Rpc.Client.Internal;
 
 /// <summary>
 /// Owns the channel's connection: opens it on the first call, replaces it after it breaks or the
-/// server sends GOAWAY, and spaces out failed attempts with exponential backoff.
+/// server sends GOAWAY, spaces out failed attempts with exponential backoff, and reports where it
+/// stands as a <see cref="ConnectivityState"/> (see ConnectionManager.Ready.cs for the waits on it).
 /// </summary>
 /// <remarks>
+/// States move as in grpc-dotnet's subchannel: Idle → Connecting (a call, <c>ConnectAsync</c>, or a
+/// wait-for-ready call needs a connection) → Ready, or → TransientFailure when the attempt fails;
+/// after the backoff, TransientFailure → Connecting when something still waits for a connection,
+/// else → Idle; Ready → Idle once the connection closes or the server sends GOAWAY; Shutdown on
+/// dispose. Every move happens under <see cref="_lock"/>, with the fields it describes.
 /// One connect attempt is shared by every call that arrives while it runs; each call waits for it
 /// only as long as its own deadline and token allow, and the attempt goes on for the others.
 /// Every outcome of an attempt, whatever the exception, clears it, so the next call tries again.
 /// A connection is forgotten and disposed by whoever removes it from <see cref="_connections"/>:
 /// the watcher started when it opened (once it closes) or <see cref="DisposeAsync"/>.
 /// </remarks>
-internal sealed class ConnectionManager : IAsyncDisposable
+internal sealed partial class ConnectionManager : IAsyncDisposable
 {
     private const double BackoffMultiplier = 1.6;
+
+    // A retry nobody asked for by a call (a wait-for-ready call or ConnectAsync waiting through the
+    // backoff) waits at least this, so a zero backoff against a refusing peer is not a busy loop.
+    private static readonly TimeSpan MinAutomaticRetryDelay = TimeSpan.FromMilliseconds(10);
 
     private readonly TransportAddress _address;
     private readonly ITransport _transport;
@@ -29,12 +39,17 @@ internal sealed class ConnectionManager : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly HashSet<MultiplexedConnection> _connections = [];
     private readonly CancellationTokenSource _disposed = new();
+    private readonly ConnectivityTracker _tracker = new();
 
     private MultiplexedConnection? _current;
     private Task<MultiplexedConnection>? _connecting;
     private TimeSpan _backoff;
     private long _nextAttemptTimestamp;
     private string? _lastFailure;
+    // How many waiters (ConnectAsync, wait-for-ready calls) want a connection through failures;
+    // while above zero the end of a backoff starts the next attempt by itself.
+    private int _demand;
+    private ITimer? _retryTimer;
 
     /// <summary>A manager that connects to <paramref name="address"/> through <paramref name="transport"/> on the first call.</summary>
     /// <param name="address">Where to connect.</param>
@@ -96,15 +111,22 @@ internal sealed class ConnectionManager : IAsyncDisposable
     /// <summary>
     /// A connection that takes new calls; throws an Unavailable <see cref="RpcException"/> when none
     /// can be had, and <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/>
-    /// fires first (the attempt itself goes on for other callers).
+    /// fires first (the attempt itself goes on for other callers). With <paramref name="waitForReady"/>
+    /// a failed attempt is not the end: it waits through the backoff and the next attempts until a
+    /// connection is up, the token fires or the channel is disposed.
     /// </summary>
-    public ValueTask<MultiplexedConnection> GetConnectionAsync(CancellationToken cancellationToken)
+    public ValueTask<MultiplexedConnection> GetConnectionAsync(CancellationToken cancellationToken, bool waitForReady = false)
     {
+        if (waitForReady)
+        {
+            return new ValueTask<MultiplexedConnection>(WaitForReadyAsync(cancellationToken));
+        }
+
         Task<MultiplexedConnection> connecting;
         lock (_lock)
         {
             ThrowIfDisposed();
-            if (_current is { AcceptsNewCalls: true } current)
+            if (TakeCurrentLocked() is { } current)
             {
                 return ValueTask.FromResult(current);
             }
@@ -118,10 +140,10 @@ internal sealed class ConnectionManager : IAsyncDisposable
                         $"Cannot connect to '{_address}' ({_lastFailure}); next attempt in {wait.TotalMilliseconds:0} ms."));
                 }
 
-                _connecting = ConnectAsync();
+                StartAttemptLocked();
             }
 
-            connecting = _connecting;
+            connecting = _connecting!;
         }
 
         return connecting.IsCompleted || !cancellationToken.CanBeCanceled
@@ -129,7 +151,62 @@ internal sealed class ConnectionManager : IAsyncDisposable
             : new ValueTask<MultiplexedConnection>(connecting.WaitAsync(cancellationToken));
     }
 
-    private async Task<MultiplexedConnection> ConnectAsync()
+    /// <summary>
+    /// Under <see cref="_lock"/>: the current connection if it still takes new calls. One the server
+    /// sent GOAWAY on stops being current here (it drains on its own; its collector disposes it),
+    /// and the channel goes Idle: nothing tells the manager of a GOAWAY but the connection's flag.
+    /// </summary>
+    private MultiplexedConnection? TakeCurrentLocked()
+    {
+        if (_current is not { } current)
+        {
+            return null;
+        }
+
+        if (current.AcceptsNewCalls)
+        {
+            return current;
+        }
+
+        _current = null;
+        _tracker.Set(ConnectivityState.Idle);
+        return null;
+    }
+
+    /// <summary>Under <see cref="_lock"/>: starts one connect attempt, which every caller until it ends shares.</summary>
+    private void StartAttemptLocked()
+    {
+        _retryTimer?.Dispose();
+        _retryTimer = null;
+        _tracker.Set(ConnectivityState.Connecting);
+        _connecting = AttemptAsync();
+    }
+
+    /// <summary>
+    /// Timer thread, once the backoff after a failure is over: the next attempt starts at once if a
+    /// waiter still wants a connection, otherwise the channel rests Idle until something asks.
+    /// </summary>
+    private void OnBackoffElapsed()
+    {
+        lock (_lock)
+        {
+            if (_disposed.IsCancellationRequested || _connecting is not null || _current is not null)
+            {
+                return;
+            }
+
+            if (_demand > 0)
+            {
+                StartAttemptLocked();
+            }
+            else
+            {
+                _tracker.Set(ConnectivityState.Idle);
+            }
+        }
+    }
+
+    private async Task<MultiplexedConnection> AttemptAsync()
     {
         await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
         MultiplexedConnection? connection = null;
@@ -155,6 +232,7 @@ internal sealed class ConnectionManager : IAsyncDisposable
                 _connections.Add(connection);
                 _lastFailure = null;
                 _backoff = _options.InitialReconnectBackoff;
+                _tracker.Set(ConnectivityState.Ready);
             }
 
             ClientLog.Connected(_logger, _address.ToString());
@@ -183,6 +261,14 @@ internal sealed class ConnectionManager : IAsyncDisposable
                 _connecting = null;
                 _lastFailure = reason;
                 _nextAttemptTimestamp = TimeProvider.System.GetTimestamp() + (long)(_backoff.TotalSeconds * TimeProvider.System.TimestampFrequency);
+                if (!_disposed.IsCancellationRequested)
+                {
+                    _tracker.Set(ConnectivityState.TransientFailure);
+                    var delay = _demand > 0 && _backoff < MinAutomaticRetryDelay ? MinAutomaticRetryDelay : _backoff;
+                    _retryTimer?.Dispose();
+                    _retryTimer = TimeProvider.System.CreateTimer(static state => ((ConnectionManager)state!).OnBackoffElapsed(), this, delay, Timeout.InfiniteTimeSpan);
+                }
+
                 _backoff = TimeSpan.FromTicks(Math.Min((long)(_backoff.Ticks * BackoffMultiplier), _options.MaxReconnectBackoff.Ticks));
             }
 
@@ -206,6 +292,7 @@ internal sealed class ConnectionManager : IAsyncDisposable
             if (_current == connection)
             {
                 _current = null;
+                _tracker.Set(ConnectivityState.Idle);
             }
         }
 
@@ -271,6 +358,9 @@ internal sealed class ConnectionManager : IAsyncDisposable
             }
 
             _disposed.Cancel();
+            _tracker.Set(ConnectivityState.Shutdown);
+            _retryTimer?.Dispose();
+            _retryTimer = null;
             connections = [.. _connections];
             _connections.Clear();
             _current = null;

@@ -1,17 +1,30 @@
 using Grpc.Core;
+using Rpc.Client.Internal.Retries;
+using Rpc.Transports.Messages;
 
 namespace Rpc.Client.Internal;
 
-/// <summary>Starts one <see cref="ClientCall{TRequest, TResponse}"/> per RPC and wraps it in Grpc.Core's call types.</summary>
+/// <summary>
+/// Starts each RPC and wraps it in Grpc.Core's call types: unary and server-streaming calls as a
+/// <see cref="RetryCall{TPayload, TResponse}"/> (sent again when the server never saw them, and
+/// under the method's retry policy), client- and duplex-streaming ones as a <see cref="RetryCall{TPayload, TResponse}"/>
+/// under a policy, else as one <see cref="ClientCall{TRequest, TResponse}"/>.
+/// </summary>
 internal sealed class RpcCallInvoker : CallInvoker
 {
     private readonly ConnectionManager _connections;
     private readonly RpcChannelOptions _options;
+    private readonly RetryPolicies? _policies;
+    private readonly RetryBudget _budget;
 
+    /// <exception cref="ArgumentException">The options' service config has an invalid retry policy.</exception>
+    /// <exception cref="NotSupportedException">The options' service config asks for hedging or retry throttling.</exception>
     public RpcCallInvoker(ConnectionManager connections, RpcChannelOptions options)
     {
         _connections = connections;
         _options = options;
+        _policies = RetryPolicies.Create(options);
+        _budget = new RetryBudget(options.MaxRetryBufferSize);
     }
 
     public override TResponse BlockingUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
@@ -23,20 +36,88 @@ internal sealed class RpcCallInvoker : CallInvoker
 
     public override AsyncUnaryCall<TResponse> AsyncUnaryCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
     {
-        var call = new ClientCall<TRequest, TResponse>(_connections, _options, method, options);
-        call.Start(request);
+        if (Buffer(method, options, request) is { } buffered)
+        {
+            var retried = new RetryCall<byte[], TResponse>(_connections, _options, BytesMethods<TResponse>.For(method), options, buffered.Bytes, buffered.Policy, _budget, buffered.Bytes.Length);
+            retried.Start();
+            return new AsyncUnaryCall<TResponse>(retried.GetResponseAsync(), CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, retried);
+        }
+
+        var call = new RetryCall<TRequest, TResponse>(_connections, _options, method, options, request, policy: null, budget: null, bufferedBytes: 0);
+        call.Start();
         return new AsyncUnaryCall<TResponse>(call.GetResponseAsync(), CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, call);
     }
 
     public override AsyncServerStreamingCall<TResponse> AsyncServerStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
     {
-        var call = new ClientCall<TRequest, TResponse>(_connections, _options, method, options);
-        call.Start(request);
+        if (Buffer(method, options, request) is { } buffered)
+        {
+            var retried = new RetryCall<byte[], TResponse>(_connections, _options, BytesMethods<TResponse>.For(method), options, buffered.Bytes, buffered.Policy, _budget, buffered.Bytes.Length);
+            retried.Start();
+            return new AsyncServerStreamingCall<TResponse>(retried, CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, retried);
+        }
+
+        var call = new RetryCall<TRequest, TResponse>(_connections, _options, method, options, request, policy: null, budget: null, bufferedBytes: 0);
+        call.Start();
         return new AsyncServerStreamingCall<TResponse>(call, CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, call);
+    }
+
+    /// <summary>A call whose requests the caller streams, under a retry policy: each is kept for a retry as it is written.</summary>
+    private RetryCall<byte[], TResponse> StartStreaming<TRequest, TResponse>(Method<TRequest, TResponse> method, CallOptions options, RetrySettings policy)
+        where TRequest : class
+        where TResponse : class
+    {
+        var call = new RetryCall<byte[], TResponse>(_connections, _options, BytesMethods<TResponse>.For(method), options, request: null, policy, _budget, bufferedBytes: 0);
+        call.Start();
+        return call;
+    }
+
+    /// <summary>
+    /// Under a retry policy, the request serialized once and kept for every attempt, when it fits
+    /// the call's and the channel's retry buffer; null sends the call without a policy (a request
+    /// that does not fit, or whose marshaller fails, then fails or succeeds as it would anyway).
+    /// </summary>
+    private (byte[] Bytes, RetrySettings Policy)? Buffer<TRequest, TResponse>(Method<TRequest, TResponse> method, CallOptions options, TRequest request)
+    {
+        if (_policies?.Find(method) is not { } policy)
+        {
+            return null;
+        }
+
+        SerializedMessage serialized;
+        try
+        {
+            // Through the same buffer API as every call (a generated marshaller only has that one).
+            serialized = MessageSerializer.Serialize(method.RequestMarshaller, request, _options.MaxSendMessageSize, "client", "RpcChannelOptions.MaxSendMessageSize");
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The call without a policy serializes again and fails as it would anyway.
+            return null;
+        }
+
+        try
+        {
+            var length = serialized.Payload.Length;
+            return length <= _options.MaxRetryBufferPerCallSize && _budget.TryTake(length)
+                ? (serialized.Payload.ToArray(), policy)
+                : null;
+        }
+        finally
+        {
+            serialized.Release();
+        }
     }
 
     public override AsyncClientStreamingCall<TRequest, TResponse> AsyncClientStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options)
     {
+        if (_policies?.Find(method) is { } policy)
+        {
+            var retried = StartStreaming(method, options, policy);
+            return new AsyncClientStreamingCall<TRequest, TResponse>(new RetryRequestWriter<TRequest, TResponse>(retried, method.RequestMarshaller, _options), retried.GetResponseAsync(),
+                CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, retried);
+        }
+
         var call = new ClientCall<TRequest, TResponse>(_connections, _options, method, options);
         call.Start(request: null);
         return new AsyncClientStreamingCall<TRequest, TResponse>(call, call.GetResponseAsync(), CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, call);
@@ -44,6 +125,13 @@ internal sealed class RpcCallInvoker : CallInvoker
 
     public override AsyncDuplexStreamingCall<TRequest, TResponse> AsyncDuplexStreamingCall<TRequest, TResponse>(Method<TRequest, TResponse> method, string? host, CallOptions options)
     {
+        if (_policies?.Find(method) is { } policy)
+        {
+            var retried = StartStreaming(method, options, policy);
+            return new AsyncDuplexStreamingCall<TRequest, TResponse>(new RetryRequestWriter<TRequest, TResponse>(retried, method.RequestMarshaller, _options), retried,
+                CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, retried);
+        }
+
         var call = new ClientCall<TRequest, TResponse>(_connections, _options, method, options);
         call.Start(request: null);
         return new AsyncDuplexStreamingCall<TRequest, TResponse>(call, call, CallState.GetResponseHeaders, CallState.GetStatus, CallState.GetTrailers, CallState.Dispose, call);

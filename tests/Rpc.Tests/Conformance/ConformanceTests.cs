@@ -17,10 +17,13 @@ public abstract class ConformanceTests : IAsyncLifetime
 {
     private const int FourMiB = 4 * 1024 * 1024;
 
-    private ServerProcess? _server;
+    private IConformanceServer? _server;
     private ChannelBase? _channel;
 
-    protected ServerProcess Server => _server!;
+    protected IConformanceServer Server => _server!;
+
+    /// <summary>Starts the test server at <paramref name="address"/>: its own process, unless a transport hosts it otherwise.</summary>
+    protected virtual async Task<IConformanceServer> StartServerAsync(string address) => new ProcessConformanceServer(await ServerProcess.StartAsync(address));
 
     protected ChannelBase Channel => _channel!;
 
@@ -66,7 +69,7 @@ public abstract class ConformanceTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _server = await ServerProcess.StartAsync(NewAddress());
+        _server = await StartServerAsync(NewAddress());
         _channel = CreateChannel();
     }
 
@@ -80,7 +83,7 @@ public abstract class ConformanceTests : IAsyncLifetime
         if (_server is not null)
         {
             await _server.DisposeAsync();
-            AssertReleased(_server.Address, graceful: !_server.Process.WasKilled);
+            AssertReleased(_server.Address, graceful: !_server.WasKilled);
         }
     }
 
@@ -414,7 +417,7 @@ public abstract class ConformanceTests : IAsyncLifetime
         using var call = Client.SleepAsync(new SleepRequest { Key = "killed", Millis = 20_000 });
         await call.ResponseHeadersAsync.DefaultTimeout();
         var stopwatch = Stopwatch.StartNew();
-        await Server.Process.KillAsync();
+        await Server.KillAsync();
         var ex = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync.DefaultTimeout());
         Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"Unavailable took {stopwatch.Elapsed}.");
@@ -426,8 +429,8 @@ public abstract class ConformanceTests : IAsyncLifetime
     public async Task ServerRestarted_NextCallReconnects()
     {
         await Client.EmptyCallAsync(new Empty()).ResponseAsync.DefaultTimeout();
-        await Server.Process.KillAsync();
-        await using var restarted = await ServerProcess.StartAsync(Server.Address);
+        await Server.KillAsync();
+        await using var restarted = await StartServerAsync(Server.Address);
         var deadline = DateTime.UtcNow.AddSeconds(15);
         while (true)
         {
@@ -449,10 +452,10 @@ public abstract class ConformanceTests : IAsyncLifetime
         var key = Guid.NewGuid().ToString();
         using var call = Client.SleepAsync(new SleepRequest { Key = key, Millis = 1_000 });
         await call.ResponseHeadersAsync.DefaultTimeout();
-        var stopping = Server.Process.TerminateAsync();
+        var stopping = Server.TerminateAsync();
         await call.ResponseAsync.DefaultTimeout();
         await stopping;
-        Assert.Contains("STOPPED", Server.Process.Transcript, StringComparison.Ordinal);
+        Assert.Contains("STOPPED", Server.Transcript, StringComparison.Ordinal);
         var ex = await Assert.ThrowsAsync<RpcException>(() => Client.EmptyCallAsync(new Empty()).ResponseAsync.DefaultTimeout());
         Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
     }
@@ -463,7 +466,7 @@ public abstract class ConformanceTests : IAsyncLifetime
         var key = Guid.NewGuid().ToString();
         using var call = Client.SleepAsync(new SleepRequest { Key = key, Millis = 60_000 });
         await call.ResponseHeadersAsync.DefaultTimeout();
-        await Server.Process.TerminateAsync();
+        await Server.TerminateAsync();
         var ex = await Assert.ThrowsAsync<RpcException>(() => call.ResponseAsync.DefaultTimeout());
         Assert.Equal(StatusCode.Unavailable, ex.StatusCode);
     }
@@ -484,7 +487,7 @@ public abstract class ConformanceTests : IAsyncLifetime
         }
         catch (TimeoutException ex)
         {
-            throw new TimeoutException("Server output:" + Environment.NewLine + Server.Process.Transcript, ex);
+            throw new TimeoutException("Server output:" + Environment.NewLine + Server.Transcript, ex);
         }
     }
 
