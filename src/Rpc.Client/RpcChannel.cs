@@ -74,6 +74,8 @@ public sealed class RpcChannel : ChannelBase, IDisposable, IAsyncDisposable
         }
 
         var parsed = TransportAddress.Parse(address);
+        // As GrpcChannel does: credentials that contradict the address are refused when the channel is made.
+        CallSecurity.ReadChannelCredentials(parsed, options);
         var transport = (options.Transports ?? TransportRegistry.Default).Resolve(parsed);
         return new RpcChannel(parsed, transport, options);
     }
@@ -100,7 +102,7 @@ public sealed class RpcChannel : ChannelBase, IDisposable, IAsyncDisposable
     /// Shutdown (disposed). On <c>http(s)://</c> it is the underlying <c>GrpcChannel</c>'s state.
     /// See docs/channel.md.
     /// </summary>
-    public ConnectivityState State => _http is not null ? HttpGrpc(_http).State : _connections!.State;
+    public ConnectivityState State => _http is not null ? _http.Grpc.State : _connections!.State;
 
     /// <summary>
     /// Connects now instead of at the first call, and completes once the channel is Ready; failed
@@ -110,7 +112,7 @@ public sealed class RpcChannel : ChannelBase, IDisposable, IAsyncDisposable
     /// <exception cref="OperationCanceledException">The token fired first.</exception>
     /// <exception cref="ObjectDisposedException">The channel has been disposed.</exception>
     public Task ConnectAsync(CancellationToken cancellationToken = default) =>
-        _http is not null ? HttpGrpc(_http).ConnectAsync(cancellationToken) : _connections!.ConnectAsync(cancellationToken);
+        _http is not null ? _http.Grpc.ConnectAsync(cancellationToken) : _connections!.ConnectAsync(cancellationToken);
 
     /// <summary>
     /// Completes when <see cref="State"/> differs from <paramref name="lastObservedState"/> (at once
@@ -119,13 +121,8 @@ public sealed class RpcChannel : ChannelBase, IDisposable, IAsyncDisposable
     /// <exception cref="OperationCanceledException">The token fired first.</exception>
     public Task WaitForStateChangedAsync(ConnectivityState lastObservedState, CancellationToken cancellationToken = default) =>
         _http is not null
-            ? HttpGrpc(_http).WaitForStateChangedAsync(lastObservedState, cancellationToken)
+            ? _http.Grpc.WaitForStateChangedAsync(lastObservedState, cancellationToken)
             : _connections!.WaitForStateChangedAsync(lastObservedState, cancellationToken);
-
-    // HttpChannel keeps its GrpcChannel private and is not this file's to change; this reads it
-    // without reflection until it exposes the channel itself.
-    [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_grpc")]
-    private static extern ref GrpcChannel HttpGrpc(HttpChannel channel);
 
     /// <summary>
     /// Closes the connection; calls still running fail with Unavailable. Returns within about twice

@@ -29,6 +29,9 @@ internal sealed class HttpChannel : IAsyncDisposable
 
     public HttpCallInvoker Invoker { get; }
 
+    /// <summary>The standard channel underneath, whose connectivity state is the channel's.</summary>
+    public GrpcChannel Grpc => _grpc;
+
     public static HttpChannel Create(HttpAddress address, RpcChannelOptions options, ILogger logger)
     {
         var ownsHandler = options.HttpHandler is null;
@@ -51,6 +54,10 @@ internal sealed class HttpChannel : IAsyncDisposable
             Credentials = options.Credentials,
             UnsafeUseInsecureChannelCallCredentials = options.UnsafeUseInsecureChannelCallCredentials,
             CompressionProviders = [.. options.CompressionProviders],
+            ServiceConfig = options.ServiceConfig,
+            MaxRetryAttempts = options.MaxRetryAttempts,
+            MaxRetryBufferSize = options.MaxRetryBufferSize,
+            MaxRetryBufferPerCallSize = options.MaxRetryBufferPerCallSize,
         });
         return new HttpChannel(grpc, upgrade, options.RequestCompressionAlgorithm);
     }

@@ -62,6 +62,21 @@ public sealed class RetryPolicyTests
     }
 
     [Fact]
+    public async Task UnaryCall_HttpChannelUnavailableTwiceThenOk_GrpcChannelRetries()
+    {
+        var service = new FlakyService { Failures = 2 };
+        var server = new RpcServer().AddService(service).Listen("http://127.0.0.1:0");
+        await using var _ = server;
+        await server.StartAsync().DefaultTimeout();
+        await using var channel = RpcChannel.ForAddress(server.BoundAddresses[0], new RpcChannelOptions { ServiceConfig = Policy(), SameHostUpgrade = false });
+
+        var response = await new TestService.TestServiceClient(channel).UnaryCallAsync(new SimpleRequest { ResponseSize = 4 }).ResponseAsync.DefaultTimeout();
+
+        Assert.Equal(4, response.Payload.Body.Length);
+        Assert.Equal(3, service.Attempts);
+    }
+
+    [Fact]
     public async Task UnaryCall_InvalidArgument_NotRetried()
     {
         var service = new FlakyService { Failures = 2, FailWith = new Status(StatusCode.InvalidArgument, "Bad request.") };
