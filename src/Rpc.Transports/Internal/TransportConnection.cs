@@ -34,6 +34,7 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
 
     private readonly Pipe _input;
     private readonly Pipe _output;
+    private readonly SendScheduler _sendScheduler = new();
     private readonly Lock _closeLock = new();
     private Task _receiveTask = Task.CompletedTask;
     private Task _sendTask = Task.CompletedTask;
@@ -54,11 +55,17 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         // queued, and a writer that never waits lets the read loop send control frames safely.
         _output = new Pipe(new PipeOptions(
             pauseWriterThreshold: 0,
-            readerScheduler: PipeScheduler.ThreadPool, writerScheduler: PipeScheduler.Inline,
+            readerScheduler: _sendScheduler, writerScheduler: PipeScheduler.Inline,
             minimumSegmentSize: SendSegmentSize, useSynchronizationContext: false));
     }
 
     public IDuplexPipe Transport => this;
+
+    /// <summary>
+    /// Sends on the thread that flushes from now on, instead of waking a thread-pool thread for the
+    /// send loop (the protocol's <c>UnsafePreferInlineScheduling</c>).
+    /// </summary>
+    internal void PreferInlineSends() => _sendScheduler.RunInline();
 
     /// <summary>What the protocol wrote and the send loop has not sent yet.</summary>
     internal Protocol.OutputBacklog Backlog { get; } = new();
