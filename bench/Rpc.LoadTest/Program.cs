@@ -142,7 +142,7 @@ internal static class Report
     private static void AppendFloorDistances(StringBuilder text, IReadOnlyList<Measurement> measurements)
     {
         var latency = measurements.Where(m => m.Scenario == "unary 64 B sequential latency (p50)").ToDictionary(m => m.Target);
-        var pairs = new[] { ("rpc-unix", "floor-unix"), ("rpc-pipe", "floor-unix"), ("rpc-tcp", "floor-unix"), ("grpc-uds", "floor-unix"), ("rpc-shm", "floor-shm") };
+        var pairs = new[] { ("rpc-unix", "floor-unix"), ("rpc-pipe", "floor-unix"), ("rpc-tcp", "floor-unix"), ("grpc-uds", "floor-unix"), ("rpc-shm", "floor-shm"), ("rpc-unix-inline", "floor-unix"), ("rpc-shm-inline", "floor-shm") };
         var rows = pairs.Where(p => latency.ContainsKey(p.Item1) && latency.ContainsKey(p.Item2)).ToList();
         if (rows.Count == 0)
         {
