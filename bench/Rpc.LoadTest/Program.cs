@@ -63,6 +63,7 @@ var measurements = new List<Measurement>();
 var runs = new (string Name, Func<Target, Task<Measurement>> Run)[]
 {
     ("unary latency", scenarios.UnaryLatencyAsync),
+    ("unary latency, blocking stub", scenarios.UnaryBlockingLatencyAsync),
     ("unary 64 callers", t => scenarios.UnaryThroughputAsync(t)),
     ("server streaming", scenarios.ServerStreamingAsync),
     ("client streaming", scenarios.ClientStreamingAsync),

@@ -1,8 +1,11 @@
 using Google.Protobuf;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Rpc.Client;
 using Rpc.Server;
 using Rpc.Testing;
+using Rpc.Tests.Hosting;
 using Rpc.Tests.Infrastructure;
 using Rpc.TestServer;
 using Xunit;
@@ -177,6 +180,22 @@ public sealed class InlineSchedulingTests
 
         Assert.True(await blocker.DefaultTimeout());
         await firstClient.EmptyCallAsync(new Empty()).ResponseAsync.DefaultTimeout();
+    }
+
+    [Fact]
+    public async Task Configuration_UnsafePreferInlineScheduling_BoundAndServes()
+    {
+        await using var host = await TestHost.StartAsync(
+            services => services.AddRpcServer().AddService<ConformanceService>(),
+            new Dictionary<string, string?>
+            {
+                ["Rpc:Server:Addresses:0"] = "tcp://127.0.0.1:0",
+                ["Rpc:Server:UnsafePreferInlineScheduling"] = "true",
+            });
+
+        Assert.True(host.Services.GetRequiredService<IOptions<RpcServerOptions>>().Value.UnsafePreferInlineScheduling);
+        using var channel = RpcChannel.ForAddress(host.Services.GetRequiredService<RpcServer>().BoundAddresses.Single());
+        await new TestService.TestServiceClient(channel).EmptyCallAsync(new Empty()).ResponseAsync.DefaultTimeout();
     }
 
     /// <summary>UnaryCall blocks its thread until the test opens the gate; EmptyCall answers at once.</summary>
