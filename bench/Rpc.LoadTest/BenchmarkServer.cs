@@ -41,6 +41,28 @@ public static class BenchmarkServer
 
         await rpc.StartAsync();
 
+        // UnsafePreferInlineScheduling (docs/scheduling.md): a server of its own, since the option is
+        // the server's; the load tool turns it on for its channel too from the "-inline" name.
+        var inlineAddresses = new Dictionary<string, string>
+        {
+            ["rpc-unix-inline"] = $"unix://{Path.Combine(directory, name + "-inline.sock")}",
+            ["rpc-shm-inline"] = $"shm://{name}-inline",
+        };
+        await using var rpcInline = new RpcServer(new RpcServerOptions
+        {
+            MaxReceiveMessageSize = 8 << 20,
+            MaxSendMessageSize = 8 << 20,
+            MaxConcurrentCallsPerConnection = 10_000,
+            UnsafePreferInlineScheduling = true,
+        });
+        rpcInline.AddService(new BenchService());
+        foreach (var address in inlineAddresses.Values)
+        {
+            rpcInline.Listen(address);
+        }
+
+        await rpcInline.StartAsync();
+
         var grpcSocket = Path.Combine(directory, name + "-grpc.sock");
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -68,12 +90,18 @@ public static class BenchmarkServer
             Console.WriteLine(target == "rpc-http" ? $"TARGET {target} grpc+{bound}" : $"TARGET {target} {bound}");
         }
 
+        foreach (var (target, address) in inlineAddresses)
+        {
+            Console.WriteLine($"TARGET {target} {rpcInline.BoundAddresses.First(b => b.StartsWith(address.Split(':')[0] + ":", StringComparison.Ordinal))}");
+        }
+
         Console.WriteLine($"TARGET grpc-uds grpc+unix://{grpcSocket}");
         Console.WriteLine($"TARGET grpc-tcp grpc+{tcpUrl}");
         Console.WriteLine("READY");
         await Console.In.ReadToEndAsync();
         await app.StopAsync();
         await rpc.ShutdownAsync();
+        await rpcInline.ShutdownAsync();
         File.Delete(grpcSocket);
     }
 }

@@ -63,6 +63,7 @@ var measurements = new List<Measurement>();
 var runs = new (string Name, Func<Target, Task<Measurement>> Run)[]
 {
     ("unary latency", scenarios.UnaryLatencyAsync),
+    ("unary latency, blocking stub", scenarios.UnaryBlockingLatencyAsync),
     ("unary 64 callers", t => scenarios.UnaryThroughputAsync(t)),
     ("server streaming", scenarios.ServerStreamingAsync),
     ("client streaming", scenarios.ClientStreamingAsync),
@@ -142,7 +143,7 @@ internal static class Report
     private static void AppendFloorDistances(StringBuilder text, IReadOnlyList<Measurement> measurements)
     {
         var latency = measurements.Where(m => m.Scenario == "unary 64 B sequential latency (p50)").ToDictionary(m => m.Target);
-        var pairs = new[] { ("rpc-unix", "floor-unix"), ("rpc-pipe", "floor-unix"), ("rpc-tcp", "floor-unix"), ("grpc-uds", "floor-unix"), ("rpc-shm", "floor-shm") };
+        var pairs = new[] { ("rpc-unix", "floor-unix"), ("rpc-pipe", "floor-unix"), ("rpc-tcp", "floor-unix"), ("grpc-uds", "floor-unix"), ("rpc-shm", "floor-shm"), ("rpc-unix-inline", "floor-unix"), ("rpc-shm-inline", "floor-shm") };
         var rows = pairs.Where(p => latency.ContainsKey(p.Item1) && latency.ContainsKey(p.Item2)).ToList();
         if (rows.Count == 0)
         {

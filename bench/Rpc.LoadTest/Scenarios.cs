@@ -43,6 +43,29 @@ public sealed class Scenarios
         return Latency("unary 64 B sequential latency (p50)", target, histogram);
     }
 
+    /// <summary>
+    /// The same round trip through the blocking stub (<c>client.Unary(request)</c>), whose caller
+    /// waits on its own thread: on Rpc the read loop completes the call and wakes it directly.
+    /// </summary>
+    public async Task<Measurement> UnaryBlockingLatencyAsync(Target target)
+    {
+        var request = new BenchRequest { Payload = Payload64, ResponseSize = 64 };
+        await CheckUnaryAsync(target, request, 64);
+        var histogram = new LongHistogram(TimeStamp.Seconds(10), 3);
+        // A thread of its own, as a blocking caller has: the loop holds no pool thread.
+        await Task.Factory.StartNew(() =>
+        {
+            RunFor(_warmup, () => target.Client.Unary(request));
+            RunFor(_duration, () =>
+            {
+                var start = Stopwatch.GetTimestamp();
+                target.Client.Unary(request);
+                histogram.RecordValue(Stopwatch.GetTimestamp() - start);
+            });
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        return Latency("unary 64 B sequential latency, blocking stub (p50)", target, histogram);
+    }
+
     public async Task<Measurement> UnaryThroughputAsync(Target target, int callers = 64)
     {
         var request = new BenchRequest { Payload = Payload64, ResponseSize = 64 };
@@ -248,6 +271,15 @@ public sealed class Scenarios
         if (count != 3)
         {
             throw new InvalidOperationException($"{target.Name}: expected 3 streamed replies, got {count}.");
+        }
+    }
+
+    private static void RunFor(TimeSpan duration, Action operation)
+    {
+        var until = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        while (Stopwatch.GetTimestamp() < until)
+        {
+            operation();
         }
     }
 

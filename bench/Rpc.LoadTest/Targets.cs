@@ -45,7 +45,14 @@ public sealed class Target : IDisposable
             return new Target(name, GrpcChannel.ForAddress(address["grpc+".Length..], new GrpcChannelOptions { MaxReceiveMessageSize = 8 << 20 }));
         }
 
-        return new Target(name, RpcChannel.ForAddress(address, new RpcChannelOptions { MaxReceiveMessageSize = 8 << 20, MaxSendMessageSize = 8 << 20 }));
+        // "-inline" targets run with UnsafePreferInlineScheduling on both sides (the server side is its own server).
+        var options = new RpcChannelOptions
+        {
+            MaxReceiveMessageSize = 8 << 20,
+            MaxSendMessageSize = 8 << 20,
+            UnsafePreferInlineScheduling = name.EndsWith("-inline", StringComparison.Ordinal),
+        };
+        return new Target(name, RpcChannel.ForAddress(address, options));
     }
 
     public void Dispose() => _channel.Dispose();

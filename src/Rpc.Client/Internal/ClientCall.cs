@@ -63,6 +63,12 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
 
     public TResponse Current { get; private set; } = null!;
 
+    /// <summary>
+    /// A blocking stub's call, whose caller's thread waits for the response: its stream resumes
+    /// the response read on the read loop, so completing the call wakes the caller directly.
+    /// </summary>
+    public bool Blocking { get; init; }
+
     public WriteOptions? WriteOptions { get; set; }
 
     /// <summary>Starts the call; with a <paramref name="request"/> it is the only one and the stream half-closes.</summary>
@@ -142,6 +148,12 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             }
 
             var stream = connection.CreateStream();
+            if (Blocking)
+            {
+                // Before the stream is published to the read loop, which then reads the flag.
+                stream.RunContinuationsInline();
+            }
+
             lock (_lock)
             {
                 if (_status is not null)

@@ -72,6 +72,7 @@ internal sealed partial class ConnectionManager : IAsyncDisposable
         {
             MaxReceiveMessageSize = options.MaxReceiveMessageSize,
             HandshakeTimeout = options.ConnectTimeout,
+            InlineContinuations = options.UnsafePreferInlineScheduling,
         });
         _backoff = options.InitialReconnectBackoff;
     }

@@ -4,13 +4,15 @@ using Rpc.Transports.Protocol;
 
 namespace Rpc.Server.Internal;
 
-/// <summary>One accepted connection: runs its protocol and hands each call it starts to the thread pool.</summary>
+/// <summary>One accepted connection: runs its protocol and hands each call it starts to the thread pool (or runs it on its read loop, when the server prefers inline scheduling).</summary>
 /// <remarks><see cref="RunAsync"/> owns the connection and disposes it when it ends.</remarks>
 #pragma warning disable CA1001
 internal sealed class ServerConnection : ICallAcceptor
 {
     private readonly ServerCallEnvironment _environment;
     private readonly MultiplexedConnection _connection;
+    // Read once per connection: a server's option changed later affects only new connections.
+    private readonly bool _inline;
 
     public ServerConnection(ServerCallEnvironment environment, ITransportConnection transport)
     {
@@ -20,7 +22,9 @@ internal sealed class ServerConnection : ICallAcceptor
             MaxReceiveMessageSize = environment.Options.MaxReceiveMessageSize,
             HandshakeTimeout = environment.Options.HandshakeTimeout,
             Settings = new ConnectionSettings { MaxConcurrentStreams = environment.Options.MaxConcurrentCallsPerConnection },
+            InlineContinuations = environment.Options.UnsafePreferInlineScheduling,
         });
+        _inline = environment.Options.UnsafePreferInlineScheduling;
         _connection = new MultiplexedConnection(transport, options, this, environment.Logger);
     }
 
@@ -67,7 +71,16 @@ internal sealed class ServerConnection : ICallAcceptor
         // Tracked before it is queued: a shutdown that starts now must wait for this call, which
         // the client was told (by GOAWAY's last stream id) will run, not kill it unseen.
         _environment.Track(call);
-        _environment.Schedule(call);
+        if (_inline)
+        {
+            // UnsafePreferInlineScheduling: the handler runs on this read loop up to its first
+            // await that does not complete at once; a handler that blocks stalls this connection only.
+            call.Execute();
+        }
+        else
+        {
+            _environment.Schedule(call);
+        }
     }
 }
 #pragma warning restore CA1001

@@ -31,6 +31,9 @@ internal sealed partial class CallStream : MessageQueue
     private readonly bool _isClient;
     private TaskCompletionSource<Metadata>? _responseHeaders;
     private Metadata? _receivedHeaders;
+    // Whether waiters resume on the read loop (the connection's option, or a blocking call's own);
+    // set before the stream is published to the read loop, read under SyncRoot after.
+    private bool _inline;
 
     private int _closed;
     // 1 while the stream counts against its connection's concurrency limit; released once.
@@ -46,6 +49,21 @@ internal sealed partial class CallStream : MessageQueue
         _windowAvailable = connection.PeerSettings.InitialWindowSize;
         _receiveWindow = connection.LocalSettings.InitialWindowSize;
         _isClient = isClient;
+        if (connection.InlineContinuations)
+        {
+            RunContinuationsInline();
+        }
+    }
+
+    /// <summary>
+    /// This stream's reader and response-headers waiters resume on the read loop, not the pool.
+    /// Before the stream is started: a blocking call's own thread waits for its response, so the
+    /// read loop completing it directly saves a hop and runs no user continuation.
+    /// </summary>
+    public void RunContinuationsInline()
+    {
+        _inline = true;
+        ResumeReadersInline();
     }
 
     /// <summary>The stream id; 0 on the client until the call start is written.</summary>
@@ -73,7 +91,7 @@ internal sealed partial class CallStream : MessageQueue
                 // Made on demand: most calls never ask for their headers.
                 if (_responseHeaders is null)
                 {
-                    _responseHeaders = new TaskCompletionSource<Metadata>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    _responseHeaders = new TaskCompletionSource<Metadata>(_inline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously);
                     if (_receivedHeaders is { } received)
                     {
                         _responseHeaders.SetResult(received);

@@ -62,6 +62,13 @@ internal sealed record ConnectionOptions
     /// <summary>How long the keepalive PING's ack (or any frame) may take before the connection is aborted.</summary>
     public TimeSpan KeepAlivePingTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// Whether the streams' readers (and the client's response-headers waiters) resume on the
+    /// connection's read loop instead of the thread pool: <c>UnsafePreferInlineScheduling</c>. A
+    /// continuation that blocks then stalls every call of this connection, and only of this one.
+    /// </summary>
+    public bool InlineContinuations { get; init; }
+
     /// <summary>The clock the reset budget and idle timeout run on; a seam for tests that simulate time.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 

@@ -6,7 +6,8 @@ namespace Rpc.Transports.Protocol;
 /// The messages a stream has received and its reader has not taken yet: one writer (the read loop),
 /// one reader (the call). Most calls carry a single message, so the first one waits in a field and
 /// a queue is made only when more pile up; a waiting reader costs no allocation either. Readers
-/// resume on the thread pool, never on the connection's read loop.
+/// resume on the thread pool unless the queue was told to resume them inline, on the thread that
+/// adds the message (the connection's read loop): see <see cref="ResumeReadersInline"/>.
 /// </summary>
 /// <remarks>
 /// A stream is a queue (<see cref="CallStream"/> derives from it) rather than having one: one
@@ -21,6 +22,15 @@ internal abstract class MessageQueue : IValueTaskSource<bool>
     private bool _completed;
     private bool _waiting;
     private CancellationTokenRegistration _cancellation;
+
+    /// <summary>
+    /// From now on a waiting reader resumes on the thread that signals it (the read loop) rather
+    /// than the pool: one thread hand-off less per message, at the price that a reader which
+    /// blocks stalls the read loop. Call before the first wait; the read loop reads the flag only
+    /// inside <see cref="ManualResetValueTaskSourceCore{TResult}.SetResult"/>, after the stream
+    /// was published to it, which orders the write before the read.
+    /// </summary>
+    internal void ResumeReadersInline() => _waiter.RunContinuationsAsynchronously = false;
 
     /// <summary>The stream's lock, which the call object on top shares rather than allocating its own.</summary>
     internal object SyncRoot => this;

@@ -62,6 +62,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         HandshakeTimeout = options.HandshakeTimeout;
         DrainTimeout = options.DrainTimeout;
         MaxPendingControlReplies = options.MaxPendingControlReplies;
+        InlineContinuations = options.InlineContinuations;
         if (transport is Internal.TransportConnection medium)
         {
             medium.DrainTimeout = options.DrainTimeout;
@@ -91,6 +92,9 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     internal ConnectionWindow Window { get; }
 
     public TimeSpan HandshakeTimeout { get; }
+
+    /// <summary>Whether every stream of this connection resumes its waiters on the read loop (see <see cref="ConnectionOptions.InlineContinuations"/>).</summary>
+    internal bool InlineContinuations { get; }
 
     public TimeSpan DrainTimeout { get; }
 

@@ -81,6 +81,9 @@ internal sealed partial class RetryCall<TPayload, TResponse> : IAsyncStreamReade
 
     public TResponse Current { get; private set; } = null!;
 
+    /// <summary>A blocking stub's call: each attempt's stream completes it on the read loop (see <see cref="ClientCall{TRequest, TResponse}.Blocking"/>).</summary>
+    public bool Blocking { get; init; }
+
     public void Start()
     {
         _attempt = StartAttempt();
@@ -220,7 +223,7 @@ internal sealed partial class RetryCall<TPayload, TResponse> : IAsyncStreamReade
             options = _options.WithHeaders(headers);
         }
 
-        var call = new ClientCall<TPayload, TResponse>(_connections, _channelOptions, _method, options);
+        var call = new ClientCall<TPayload, TResponse>(_connections, _channelOptions, _method, options) { Blocking = Blocking };
         call.Start(_request);
         return new Attempt(call);
     }
