@@ -66,6 +66,13 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         if (transport is Internal.TransportConnection medium)
         {
             medium.DrainTimeout = options.DrainTimeout;
+            if (options.InlineContinuations)
+            {
+                // The last hand-off of an inline connection: the send loop runs on the flushing
+                // thread (the handler or reader already on the read loop), not a woken pool thread.
+                medium.PreferInlineSends();
+            }
+
             medium.Backlog.HighWaterMark = options.OutputHighWaterMark;
             Backlog = medium.Backlog;
         }
