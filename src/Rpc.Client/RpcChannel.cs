@@ -74,8 +74,6 @@ public sealed class RpcChannel : ChannelBase, IDisposable, IAsyncDisposable
         }
 
         var parsed = TransportAddress.Parse(address);
-        // As GrpcChannel does: credentials that contradict the address are refused when the channel is made.
-        CallSecurity.ReadChannelCredentials(parsed, options);
         var transport = (options.Transports ?? TransportRegistry.Default).Resolve(parsed);
         return new RpcChannel(parsed, transport, options);
     }

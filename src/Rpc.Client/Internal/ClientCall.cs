@@ -46,7 +46,6 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     // Spans and metrics (Rpc.Client); empty unless a listener is attached.
     private CallMeasures _measures;
     // The channel's call credentials, read when the call starts (null: none, the usual case).
-    private List<CallCredentials>? _channelCallCredentials;
     // The channel's encodings, and the one requests are compressed with (null: identity); set
     // before the call start is sent, read by writes after it.
     private ClientCompression? _compression;
@@ -74,8 +73,6 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
     /// <summary>Starts the call; with a <paramref name="request"/> it is the only one and the stream half-closes.</summary>
     public void Start(TRequest? request)
     {
-        // Before anything starts: credentials that contradict the address are a usage error.
-        _channelCallCredentials = CallSecurity.ReadChannelCredentials(_connections.Address, _channelOptions);
         RpcInstruments.Client.Begin(ref _measures, _method.FullName, ActivityKind.Client, default, _connections.Address.Scheme, _connections.Address, _connections.Logger);
         var timeout = CallStart.NoTimeout;
         if (_options.Deadline is { } deadline && deadline != DateTime.MaxValue)
@@ -108,9 +105,9 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         try
         {
             var headers = _options.Headers;
-            if (_options.Credentials is not null || _channelCallCredentials is not null)
+            if (_options.Credentials is not null || _connections.ChannelCallCredentials is not null)
             {
-                headers = await CallSecurity.AddCredentialsAsync(_connections.Address, _channelOptions, _method, _options.Credentials, _channelCallCredentials, headers, CallToken).ConfigureAwait(false);
+                headers = await CallSecurity.AddCredentialsAsync(_connections.Address, _channelOptions, _method, _options.Credentials, _connections.ChannelCallCredentials, headers, CallToken).ConfigureAwait(false);
             }
 
             _compression = ClientCompression.For(_channelOptions);

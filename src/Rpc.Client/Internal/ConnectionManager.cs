@@ -75,7 +75,13 @@ internal sealed partial class ConnectionManager : IAsyncDisposable
             InlineContinuations = options.UnsafePreferInlineScheduling,
         });
         _backoff = options.InitialReconnectBackoff;
+        // Read once per channel, as GrpcChannel does: credentials that contradict the address are
+        // refused here, when the channel is made, and calls reuse what was read.
+        ChannelCallCredentials = CallSecurity.ReadChannelCredentials(address, options);
     }
+
+    /// <summary>The call credentials composed into <see cref="RpcChannelOptions.Credentials"/>, if any.</summary>
+    public List<CallCredentials>? ChannelCallCredentials { get; }
 
     /// <summary>The channel's logger, for its calls' events too.</summary>
     public ILogger Logger => _logger;
