@@ -66,14 +66,16 @@ public sealed class DistributedCalculatorTests
         {
             await using var worker = StartCalculator("worker", "unix://" + socket, "--hold", "all", "--exit-with-stdin");
             await worker.WaitForLineAsync("LISTENING ", Bound);
-            await using var coordinator = StartCalculator("--limit", "2000000", "--segments", "10", "--pipes", "1", "--worker", "unix://" + socket, "--segment-deadline", "5s", "--max-timeouts", "2");
+            await using var coordinator = StartCalculator("--limit", "2000000", "--segments", "10", "--pipes", "1", "--worker", "unix://" + socket, "--segment-deadline", "5s", "--max-timeouts", "1");
 
             var (exitCode, output) = await coordinator.WaitForExitAsync(Bound);
 
             Assert.True(exitCode == 0, output);
             Assert.Contains("VERIFIED", output, StringComparison.Ordinal);
             Assert.DoesNotContain("NOT VERIFIED", output, StringComparison.Ordinal);
-            Assert.Contains("dropped: too slow: missed 2 deadline(s) of 5 s in a row", output, StringComparison.Ordinal);
+            // One miss drops it: with two, the pipe worker could finish every other segment before
+            // the held worker missed a second deadline, and the run ended with it never dropped.
+            Assert.Contains("dropped: too slow: missed 1 deadline(s) of 5 s in a row", output, StringComparison.Ordinal);
         }
         finally
         {
