@@ -49,7 +49,7 @@ internal static class MessageCompression
         var cap = (int)Math.Min((long)maxSize + 1, Array.MaxLength);
         try
         {
-            using var input = new MemoryStream(message.Buffer, 0, message.Length, writable: false);
+            using var input = message.OpenRead();
             using var decompressor = createDecompressionStream(input, provider);
             output = ArrayPool<byte>.Shared.Rent((int)Math.Min(Math.Max(message.Length * 4L, 256L), cap));
             while (true)

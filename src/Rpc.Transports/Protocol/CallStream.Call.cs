@@ -62,6 +62,13 @@ internal sealed partial class CallStream
         }
 
         var messageLength = frames.Message.Length;
+        if (frames.HasMessage && messageLength >= _connection.MappedPayloadThreshold
+            && _connection.OutgoingRegions?.TryAcquire(messageLength) is { } region)
+        {
+            await SendMappedAsync(frames, region, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
         var whole = !frames.HasMessage
             || messageLength == 0
             || (messageLength <= _connection.PeerSettings.MaxFrameSize && TryTakeWindow(messageLength));
@@ -90,6 +97,61 @@ internal sealed partial class CallStream
             // Only this call fails: the peer learns why with CANCEL, the connection goes on.
             await ResetAsync(ex.Status).ConfigureAwait(false);
             throw new StreamResetException(ex.Status);
+        }
+
+        if (frames.TrailersStatus is not null && TryClose())
+        {
+            _connection.RemoveStream(this);
+            _connection.RequestAssemblySweep();
+            CompleteQueue();
+        }
+    }
+
+    /// <summary>
+    /// Sends the message through <paramref name="region"/>: it is copied there (outside any lock),
+    /// and the stream carries only a reference frame, which takes no flow-control window.
+    /// </summary>
+    private async ValueTask SendMappedAsync(OutgoingFrames frames, Mapping.OutgoingRegion region, CancellationToken cancellationToken)
+    {
+        var regions = _connection.OutgoingRegions!;
+        var referenced = false;
+        try
+        {
+            frames.Message.Span.CopyTo(region.GetSpan(frames.Message.Length));
+            await _connection.WaitForOutputRoomAsync(cancellationToken).ConfigureAwait(false);
+            await _connection.WriteAsync((this, frames, region), static (writer, state) =>
+            {
+                var (stream, frames, region) = state;
+                stream.WritePrefix(writer, ref frames);
+                var flags = frames.MessageCompressed ? FrameFlags.Compressed : FrameFlags.None;
+                if (frames.EndStream)
+                {
+                    flags |= FrameFlags.EndStream;
+                    frames.EndStream = false;
+                }
+
+                // The descriptor goes first, and under the write lock: the peer takes descriptors
+                // in the order the references announcing them arrive.
+                var announces = stream._connection.OutgoingRegions!.Announce(region);
+                FrameWriter.WriteMessageReference(writer, stream.Id, region.Id, frames.Message.Length, announces ? region.Size : 0, flags);
+                region.Referenced = true;
+                stream.WriteSuffix(writer, frames);
+            }).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            throw new StreamResetException(new Status(StatusCode.Unavailable, $"The connection failed: {ex.Message}", ex));
+        }
+        catch (HeadersTooLargeException ex)
+        {
+            await ResetAsync(ex.Status).ConfigureAwait(false);
+            throw new StreamResetException(ex.Status);
+        }
+        finally
+        {
+            referenced = region.Referenced;
+            region.Referenced = false;
+            regions.FinishWrite(region, referenced);
         }
 
         if (frames.TrailersStatus is not null && TryClose())

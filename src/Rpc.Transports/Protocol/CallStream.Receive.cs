@@ -100,6 +100,46 @@ internal sealed partial class CallStream
         }
     }
 
+    /// <summary>
+    /// Read loop: a whole message in a mapped region. Its reference frame took no flow-control
+    /// window (the region budget bounds what the peer makes this side hold), so none is given back.
+    /// </summary>
+    internal async ValueTask OnMappedMessageAsync(Mapping.IncomingRegion region, int length, byte flags)
+    {
+        if (_remoteEnded && !IsClosed)
+        {
+            region.Release();
+            throw new ProtocolException($"Stream {Id} received a MESSAGE_REF after its sender ended it.");
+        }
+
+        if (_assembly is not null && !IsClosed)
+        {
+            region.Release();
+            throw new ProtocolException($"Stream {Id} received a MESSAGE_REF in the middle of a fragmented message.");
+        }
+
+        if (IsClosed)
+        {
+            ReleaseAssembly();
+            region.Release();
+            return;
+        }
+
+        if (length > _connection.MaxReceiveMessageSize)
+        {
+            region.Release();
+            _connection.LogLimitHit($"A message on stream {Id} exceeds MaxReceiveMessageSize ({_connection.MaxReceiveMessageSize} bytes); the call fails with ResourceExhausted.");
+            await ResetAsync(new Status(StatusCode.ResourceExhausted, ReceiveTooLarge), notifyObserver: true).ConfigureAwait(false);
+            return;
+        }
+
+        Enqueue(new IncomingMessage(region, length, (flags & FrameFlags.Compressed) != 0), 0);
+        if ((flags & FrameFlags.EndStream) != 0)
+        {
+            OnRemoteEnd();
+        }
+    }
+
     internal void OnHalfClose()
     {
         if (_remoteEnded && !IsClosed)

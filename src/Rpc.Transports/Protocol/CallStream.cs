@@ -220,6 +220,7 @@ internal sealed partial class CallStream : MessageQueue
         FailWindow(status);
         SettleHeaders(null, status);
         CompleteQueue();
+        DiscardQueued();
     }
 
     /// <summary>The call ended before headers came: empty ones if the server ended it, its status otherwise.</summary>

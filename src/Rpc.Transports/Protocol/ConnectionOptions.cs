@@ -15,6 +15,15 @@ internal sealed record ConnectionOptions
 
     public int MaxReceiveMessageSize { get; init; } = DefaultMaxMessageSize;
 
+    /// <summary>
+    /// Bytes of mapped regions (docs/mapped-payloads.md) this side maps of the peer's at once, and
+    /// makes of its own at most, on a connection whose medium passes descriptors; 0 turns mapping off.
+    /// 256 MiB: a message at the largest limit a user is likely to set, plus a window of 1 MiB ones.
+    /// </summary>
+    public int MappedPayloadLimit { get; init; } = DefaultMappedPayloadLimit;
+
+    public const int DefaultMappedPayloadLimit = 256 * 1024 * 1024;
+
     public TimeSpan HandshakeTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>

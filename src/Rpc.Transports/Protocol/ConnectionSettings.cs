@@ -9,6 +9,7 @@ internal enum SettingId : ushort
     MaxConcurrentStreams = 3,
     MaxHeaderListSize = 4,
     ConnectionWindowSize = 5,
+    MappedPayloadLimit = 6,
 }
 
 /// <summary>What one side of a connection accepts; sent in its SETTINGS frame.</summary>
@@ -45,6 +46,13 @@ internal sealed record ConnectionSettings
 
     public const int MinHeaderListSize = 1024;
 
+    /// <summary>
+    /// Bytes of the peer's regions this side maps at once to receive large messages through
+    /// (docs/mapped-payloads.md); 0, the default and what a medium that cannot pass descriptors
+    /// says, means "send every message through the stream". The peer never makes more than this.
+    /// </summary>
+    public int MappedPayloadLimit { get; init; }
+
     public static ConnectionSettings Read(ReadOnlySequence<byte> payload)
     {
         var settings = new ConnectionSettings();
@@ -60,6 +68,7 @@ internal sealed record ConnectionSettings
                 SettingId.MaxConcurrentStreams => settings with { MaxConcurrentStreams = (int)Check(id, value, 1, int.MaxValue) },
                 SettingId.MaxHeaderListSize => settings with { MaxHeaderListSize = (int)Check(id, value, MinHeaderListSize, MaxAllowedFrameSize) },
                 SettingId.ConnectionWindowSize => settings with { ConnectionWindowSize = (int)Check(id, value, MinWindowSize, int.MaxValue) },
+                SettingId.MappedPayloadLimit => settings with { MappedPayloadLimit = (int)Check(id, value, 0, int.MaxValue) },
                 _ => settings, // unknown settings are ignored so later versions can add them
             };
         }

@@ -72,6 +72,17 @@ internal static class FrameReader
                 }
 
                 break;
+            case FrameType.MessageRef:
+                RequireStreamFrame(header);
+                RequireFlags(header, FrameFlags.EndStream | FrameFlags.Compressed | FrameFlags.NewRegion);
+                RequireLength(header, MessageReference.PayloadLength, exact: true);
+                break;
+            case FrameType.RegionRelease:
+            case FrameType.RegionDrop:
+                RequireConnectionFrame(header);
+                RequireFlags(header, FrameFlags.None);
+                RequireLength(header, 4, exact: true);
+                break;
             case FrameType.HalfClose:
                 RequireStreamFrame(header);
                 RequireFlags(header, FrameFlags.None);

@@ -12,6 +12,15 @@ internal enum FrameType : byte
     Ping = 0x6,
     GoAway = 0x7,
     WindowUpdate = 0x8,
+
+    /// <summary>A whole message that lies in a mapped region (docs/mapped-payloads.md).</summary>
+    MessageRef = 0x9,
+
+    /// <summary>Stream 0: the receiver parsed the message in a region; the sender may reuse it.</summary>
+    RegionRelease = 0xA,
+
+    /// <summary>Stream 0: the sender will not reference a region again; the receiver unmaps it.</summary>
+    RegionDrop = 0xB,
 }
 
 /// <summary>Flag bits; each is valid only on the frame types named.</summary>
@@ -31,6 +40,9 @@ internal static class FrameFlags
     /// when the message is whole, which is when it can act on it.
     /// </summary>
     public const byte Compressed = 0x4;
+
+    /// <summary>MESSAGE_REF: the reference announces its region, whose descriptor is the next one the peer takes.</summary>
+    public const byte NewRegion = 0x8;
 
     /// <summary>PING: the answer to a ping.</summary>
     public const byte Ack = 0x1;

@@ -51,6 +51,23 @@ internal static class FrameWriter
         End(writer, fragment.Length);
     }
 
+    public static void WriteMessageReference(IBufferWriter<byte> writer, uint streamId, uint regionId, int length, long announcedSize, byte flags)
+    {
+        var span = Begin(writer, FrameType.MessageRef, announcedSize > 0 ? (byte)(flags | FrameFlags.NewRegion) : flags, streamId, MessageReference.PayloadLength);
+        BinaryPrimitives.WriteUInt32BigEndian(span, regionId);
+        BinaryPrimitives.WriteUInt32BigEndian(span[4..], (uint)length);
+        BinaryPrimitives.WriteInt64BigEndian(span[8..], announcedSize);
+        End(writer, MessageReference.PayloadLength);
+    }
+
+    /// <summary>REGION_RELEASE or REGION_DROP.</summary>
+    public static void WriteRegionControl(IBufferWriter<byte> writer, FrameType type, uint regionId)
+    {
+        var span = Begin(writer, type, FrameFlags.None, 0, 4);
+        BinaryPrimitives.WriteUInt32BigEndian(span, regionId);
+        End(writer, 4);
+    }
+
     public static void WriteHalfClose(IBufferWriter<byte> writer, uint streamId)
     {
         Begin(writer, FrameType.HalfClose, FrameFlags.None, streamId, 0);
@@ -99,13 +116,14 @@ internal static class FrameWriter
 
     public static void WriteSettings(IBufferWriter<byte> writer, ConnectionSettings settings)
     {
-        const int count = 5;
+        const int count = 6;
         var span = Begin(writer, FrameType.Settings, FrameFlags.None, 0, count * 6);
         WriteSetting(span, SettingId.MaxFrameSize, settings.MaxFrameSize);
         WriteSetting(span[6..], SettingId.InitialWindowSize, settings.InitialWindowSize);
         WriteSetting(span[12..], SettingId.MaxConcurrentStreams, settings.MaxConcurrentStreams);
         WriteSetting(span[18..], SettingId.MaxHeaderListSize, settings.MaxHeaderListSize);
         WriteSetting(span[24..], SettingId.ConnectionWindowSize, settings.ConnectionWindowSize);
+        WriteSetting(span[30..], SettingId.MappedPayloadLimit, settings.MappedPayloadLimit);
         End(writer, count * 6);
     }
 

@@ -86,6 +86,29 @@ internal abstract class MessageQueue : IValueTaskSource<bool>
         Signal(false);
     }
 
+    /// <summary>
+    /// After a reset, which no reader reads past: the messages still queued are released now, so a
+    /// pooled array goes back and a mapped region goes back to its sender (it would otherwise stay
+    /// busy for the connection's life).
+    /// </summary>
+    protected void DiscardQueued()
+    {
+        lock (SyncRoot)
+        {
+            if (_hasFirst)
+            {
+                _first.Release();
+                _first = default;
+                _hasFirst = false;
+            }
+
+            while (_rest is { Count: > 0 } rest)
+            {
+                rest.Dequeue().Release();
+            }
+        }
+    }
+
     /// <summary>Takes the oldest message; <paramref name="credit"/> is what <see cref="OnDequeuedLocked"/> made of it.</summary>
     protected bool TryDequeue(out IncomingMessage message, out int credit)
     {
@@ -109,7 +132,7 @@ internal abstract class MessageQueue : IValueTaskSource<bool>
                 _hasFirst = false;
             }
 
-            credit = OnDequeuedLocked(message.Length);
+            credit = OnDequeuedLocked(message.FlowControlledLength);
             return true;
         }
     }

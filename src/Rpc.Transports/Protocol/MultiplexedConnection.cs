@@ -25,6 +25,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private readonly ConcurrentDictionary<ulong, TaskCompletionSource> _pings = new();
     private readonly AssemblySweeper _assemblies = new();
 
+    private readonly Internal.IDescriptorChannel? _descriptors;
     private Task? _readLoop;
     private StreamSlots? _slots;
     private uint _nextStreamId = 1;
@@ -58,6 +59,13 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         _acceptor = acceptor;
         _logger = logger;
         LocalSettings = options.Settings;
+        if (Mapping.RegionNative.IsSupported && options.MappedPayloadLimit > 0
+            && transport is Internal.IDescriptorChannel { MappedPayloadThreshold: < int.MaxValue } descriptors)
+        {
+            _descriptors = descriptors;
+            LocalSettings = LocalSettings with { MappedPayloadLimit = options.MappedPayloadLimit };
+        }
+
         MaxReceiveMessageSize = options.MaxReceiveMessageSize;
         HandshakeTimeout = options.HandshakeTimeout;
         DrainTimeout = options.DrainTimeout;
@@ -90,6 +98,15 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private bool IsClient => _acceptor is null;
 
     public ConnectionSettings LocalSettings { get; }
+
+    /// <summary>The smallest message sent through a mapped region; <see cref="int.MaxValue"/> when none is (docs/mapped-payloads.md).</summary>
+    internal int MappedPayloadThreshold { get; private set; } = int.MaxValue;
+
+    /// <summary>The regions this side sends large messages through; null when the peer maps none.</summary>
+    internal Mapping.OutgoingRegions? OutgoingRegions { get; private set; }
+
+    /// <summary>The peer's regions mapped here; null when this side said it maps none.</summary>
+    internal Mapping.IncomingRegions? IncomingRegions { get; private set; }
 
     public ConnectionSettings PeerSettings { get; private set; }
 
@@ -168,6 +185,16 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
 
         Window.Add(PeerSettings.ConnectionWindowSize);
+        if (_descriptors is not null)
+        {
+            IncomingRegions = new Mapping.IncomingRegions(_descriptors, LocalSettings.MappedPayloadLimit, SendRegionRelease);
+            if (PeerSettings.MappedPayloadLimit > 0)
+            {
+                OutgoingRegions = new Mapping.OutgoingRegions(_descriptors, Math.Min(PeerSettings.MappedPayloadLimit, LocalSettings.MappedPayloadLimit));
+                MappedPayloadThreshold = _descriptors.MappedPayloadThreshold;
+            }
+        }
+
         // The client queues calls under the server's limit; the server refuses beyond its own.
         _slots = new StreamSlots(IsClient ? PeerSettings.MaxConcurrentStreams : LocalSettings.MaxConcurrentStreams);
         CountOpen();
@@ -382,6 +409,8 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             // however the read ended under it.
             await CloseAsync(Volatile.Read(ref _abortReason) ?? error).ConfigureAwait(false);
             _assemblies.ReleaseAll();
+            OutgoingRegions?.Dispose();
+            IncomingRegions?.Dispose();
         }
     }
 
@@ -400,6 +429,18 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
 
                 // Bytes for a stream already closed are freed as they arrive, as HTTP/2 does.
                 FreeConnectionWindow((int)payload.Length);
+                return ValueTask.CompletedTask;
+            case FrameType.MessageRef:
+                return OnMessageReferenceAsync(header, payload);
+            case FrameType.RegionRelease:
+                var released = (OutgoingRegions ?? throw new ProtocolException("REGION_RELEASE on a connection that sent no mapped message."))
+                    .OnReleased(PayloadCodec.ReadRegionId(payload, FrameType.RegionRelease));
+                return released == 0
+                    ? ValueTask.CompletedTask
+                    : WriteAsync(released, static (writer, id) => FrameWriter.WriteRegionControl(writer, FrameType.RegionDrop, id));
+            case FrameType.RegionDrop:
+                (IncomingRegions ?? throw new ProtocolException("REGION_DROP on a connection that maps no regions."))
+                    .OnDropped(PayloadCodec.ReadRegionId(payload, FrameType.RegionDrop));
                 return ValueTask.CompletedTask;
             case FrameType.HalfClose:
                 RequireSide(header, client: false);
@@ -764,6 +805,38 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         catch (IOException)
         {
             // The connection is gone; its streams are failing already.
+        }
+    }
+
+    /// <summary>
+    /// Read loop: a MESSAGE_REF. The region is taken even for a stream already gone, so that a
+    /// region it announces is mapped (its descriptor consumed in order) and released at once.
+    /// </summary>
+    private ValueTask OnMessageReferenceAsync(FrameHeader header, ReadOnlySequence<byte> payload)
+    {
+        var reference = PayloadCodec.ReadMessageReference(payload, header.Flags);
+        var region = (IncomingRegions ?? throw new ProtocolException("MESSAGE_REF on a connection that maps no regions.")).Take(reference);
+        if (FindStream(header) is { } receiving)
+        {
+            return receiving.OnMappedMessageAsync(region, reference.Length, header.Flags);
+        }
+
+        region.Release();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Any thread: a reader is done with the message in region <paramref name="id"/>.</summary>
+    private void SendRegionRelease(uint id) => _ = SendRegionReleaseAsync(id);
+
+    private async Task SendRegionReleaseAsync(uint id)
+    {
+        try
+        {
+            await WriteAsync(id, static (writer, region) => FrameWriter.WriteRegionControl(writer, FrameType.RegionRelease, region)).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // The connection is gone, and the region with it.
         }
     }
 

@@ -23,6 +23,13 @@ internal readonly record struct TrailersPayload(Status Status, Metadata Trailers
 /// <summary>A GOAWAY: calls above <see cref="LastStreamId"/> were never seen.</summary>
 internal readonly record struct GoAwayPayload(uint LastStreamId, Status Status);
 
+/// <summary>A MESSAGE_REF: the message is the first <see cref="Length"/> bytes of region <see cref="RegionId"/>, which it announces when <see cref="AnnouncedSize"/> is set.</summary>
+internal readonly record struct MessageReference(uint RegionId, int Length, long? AnnouncedSize)
+{
+    /// <summary>Region id (u32), message length (u32), region size (u64, 0 unless NEW_REGION).</summary>
+    public const int PayloadLength = 16;
+}
+
 /// <summary>
 /// Parses frame payloads. Every read checks the bytes are there first; a payload that does not
 /// parse, or has bytes left over, is a <see cref="ProtocolException"/>.
@@ -100,6 +107,34 @@ internal static class PayloadCodec
         }
 
         return increment;
+    }
+
+    public static MessageReference ReadMessageReference(ReadOnlySequence<byte> payload, byte flags)
+    {
+        var reader = new SequenceReader<byte>(payload);
+        var id = ReadUInt32(ref reader, "region id");
+        var length = ReadUInt32(ref reader, "message length");
+        reader.TryReadBigEndian(out long size);
+        if (id == 0 || length > int.MaxValue)
+        {
+            throw new ProtocolException($"MESSAGE_REF names region {id} and {length} bytes; ids start at 1 and lengths fit 31 bits.");
+        }
+
+        var announces = (flags & FrameFlags.NewRegion) != 0;
+        if (announces == (size == 0))
+        {
+            throw new ProtocolException($"MESSAGE_REF carries region size {size} with NEW_REGION {(announces ? "set" : "clear")}.");
+        }
+
+        return new MessageReference(id, (int)length, announces ? size : null);
+    }
+
+    public static uint ReadRegionId(ReadOnlySequence<byte> payload, FrameType type)
+    {
+        var reader = new SequenceReader<byte>(payload);
+        var id = ReadUInt32(ref reader, "region id");
+        RequireEnd(ref reader, type);
+        return id;
     }
 
     public static ulong ReadPing(ReadOnlySequence<byte> payload)

@@ -16,7 +16,7 @@ internal sealed class RawProtocolPeer : IAsyncDisposable
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
 
-    private RawProtocolPeer(InMemoryConnection transport, MultiplexedConnection server, ConnectionPair.Acceptor calls)
+    private RawProtocolPeer(Rpc.Transports.ITransportConnection transport, MultiplexedConnection server, ConnectionPair.Acceptor calls)
     {
         _input = ((Rpc.Transports.ITransportConnection)transport).Transport.Input;
         _output = ((Rpc.Transports.ITransportConnection)transport).Transport.Output;
@@ -29,9 +29,15 @@ internal sealed class RawProtocolPeer : IAsyncDisposable
     public ConnectionPair.Acceptor Calls { get; }
 
     /// <summary>Starts a server connection and completes the handshake with <paramref name="clientSettings"/>.</summary>
-    public static async Task<RawProtocolPeer> StartAsync(ConnectionOptions serverOptions, ConnectionSettings? clientSettings = null, Action<MultiplexedConnection, CallStream, CallStart>? onCall = null)
+    public static Task<RawProtocolPeer> StartAsync(ConnectionOptions serverOptions, ConnectionSettings? clientSettings = null, Action<MultiplexedConnection, CallStream, CallStart>? onCall = null)
     {
         var (clientTransport, serverTransport) = InMemoryConnection.CreatePair();
+        return StartAsync(clientTransport, serverTransport, serverOptions, clientSettings, onCall);
+    }
+
+    /// <summary>As above, over a transport pair of the test's choosing.</summary>
+    public static async Task<RawProtocolPeer> StartAsync(Rpc.Transports.ITransportConnection clientTransport, Rpc.Transports.ITransportConnection serverTransport, ConnectionOptions serverOptions, ConnectionSettings? clientSettings = null, Action<MultiplexedConnection, CallStream, CallStart>? onCall = null)
+    {
         var calls = new ConnectionPair.Acceptor(onCall);
         var server = new MultiplexedConnection(serverTransport, serverOptions, calls, NullLogger.Instance);
         var peer = new RawProtocolPeer(clientTransport, server, calls);

@@ -1,0 +1,39 @@
+using Microsoft.Win32.SafeHandles;
+
+namespace Rpc.Transports.Protocol.Mapping;
+
+/// <summary>
+/// A sealed memfd this side mapped to send large messages through: one message at a time, from the
+/// writer's copy until the peer's REGION_RELEASE. Fields are guarded by <see cref="OutgoingRegions"/>'s lock.
+/// </summary>
+internal sealed unsafe class OutgoingRegion
+{
+    public OutgoingRegion(SafeFileHandle descriptor, byte* address, int size)
+    {
+        PendingDescriptor = descriptor;
+        Address = address;
+        Size = size;
+    }
+
+    /// <summary>The id the peer knows it by; 0 until its descriptor was sent.</summary>
+    public uint Id { get; set; }
+
+    public int Size { get; }
+
+    public byte* Address { get; }
+
+    /// <summary>The descriptor, until it goes to the peer with the region's first reference.</summary>
+    public SafeFileHandle? PendingDescriptor { get; set; }
+
+    /// <summary>Holds a message the peer has not released yet (or one being written).</summary>
+    public bool InUse { get; set; }
+
+    /// <summary>A writer is still copying into it: the mapping must stay until it is done.</summary>
+    public bool Writing { get; set; }
+
+    /// <summary>The writer's own: its reference frame was written (so the peer will release it).</summary>
+    public bool Referenced { get; set; }
+
+    /// <summary>Where the writer copies a message of <paramref name="length"/> bytes.</summary>
+    public Span<byte> GetSpan(int length) => new(Address, length);
+}

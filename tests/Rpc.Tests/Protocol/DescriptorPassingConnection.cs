@@ -1,0 +1,67 @@
+using System.IO.Pipelines;
+using System.Collections.Concurrent;
+using System.Diagnostics.CodeAnalysis;
+using Microsoft.Win32.SafeHandles;
+using Rpc.Tests.Infrastructure;
+using Rpc.Transports;
+using Rpc.Transports.Internal;
+
+namespace Rpc.Tests.Protocol;
+
+/// <summary>
+/// An in-memory connection that also passes descriptors, as unix:// and shm:// do: within one
+/// process a handle passes as it is. A descriptor sent goes into the peer's queue at once, before
+/// any byte written after it, which is the contract's ordering.
+/// </summary>
+internal sealed class DescriptorPassingConnection : ITransportConnection, IDescriptorChannel
+{
+    private readonly InMemoryConnection _inner;
+    private readonly ConcurrentQueue<SafeFileHandle> _incoming;
+    private readonly ConcurrentQueue<SafeFileHandle> _outgoing;
+
+    private DescriptorPassingConnection(InMemoryConnection inner, ConcurrentQueue<SafeFileHandle> incoming, ConcurrentQueue<SafeFileHandle> outgoing, int threshold)
+    {
+        _inner = inner;
+        _incoming = incoming;
+        _outgoing = outgoing;
+        MappedPayloadThreshold = threshold;
+    }
+
+    public IDuplexPipe Transport => _inner.Transport;
+
+    public string Peer => _inner.Peer;
+
+    public PeerIdentity? PeerIdentity => null;
+
+    public int MappedPayloadThreshold { get; }
+
+    /// <summary>Descriptors sent by this side and not yet taken by the peer.</summary>
+    public int InFlight => _outgoing.Count;
+
+    /// <summary>Hands the peer a descriptor outside the protocol, as a hostile peer could.</summary>
+    public void Inject(SafeFileHandle descriptor) => _outgoing.Enqueue(descriptor);
+
+    public static (DescriptorPassingConnection Client, DescriptorPassingConnection Server) CreatePair(int threshold = 64 * 1024)
+    {
+        var (client, server) = InMemoryConnection.CreatePair();
+        var toServer = new ConcurrentQueue<SafeFileHandle>();
+        var toClient = new ConcurrentQueue<SafeFileHandle>();
+        return (new DescriptorPassingConnection(client, toClient, toServer, threshold), new DescriptorPassingConnection(server, toServer, toClient, threshold));
+    }
+
+    public void SendDescriptor(SafeFileHandle descriptor) => _outgoing.Enqueue(descriptor);
+
+    public bool TryReceiveDescriptor([NotNullWhen(true)] out SafeFileHandle? descriptor) => _incoming.TryDequeue(out descriptor);
+
+    public void Abort(Exception? reason = null) => _inner.Abort(reason);
+
+    public ValueTask DisposeAsync()
+    {
+        while (_incoming.TryDequeue(out var left))
+        {
+            left.Dispose();
+        }
+
+        return _inner.DisposeAsync();
+    }
+}

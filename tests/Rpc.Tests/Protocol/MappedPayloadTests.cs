@@ -1,0 +1,190 @@
+using System.Buffers;
+using Grpc.Core;
+using Microsoft.Extensions.Logging.Abstractions;
+using Rpc.Tests.Infrastructure;
+using Rpc.Transports.Protocol;
+using Xunit;
+
+namespace Rpc.Tests.Protocol;
+
+/// <summary>
+/// Large messages through mapped regions (docs/mapped-payloads.md), over an in-memory medium that
+/// passes descriptors as unix:// and shm:// do: the protocol's half, checked byte for byte.
+/// </summary>
+public sealed class MappedPayloadTests : IAsyncLifetime
+{
+    private const int Threshold = 64 * 1024;
+    private readonly ConnectionPair.Acceptor _calls = new(null);
+    private MultiplexedConnection _client = null!;
+    private MultiplexedConnection _server = null!;
+
+    public Task InitializeAsync() => StartAsync(new ConnectionOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 });
+
+    public async Task DisposeAsync()
+    {
+        await _client.DisposeAsync().AsTask().DefaultTimeout();
+        await _server.DisposeAsync().AsTask().DefaultTimeout();
+    }
+
+    [Fact]
+    public async Task LargeRequestAndResponse_TravelThroughRegions_ArriveIntact()
+    {
+        var request = RandomBytes(1024 * 1024 + 3, seed: 1);
+        var response = RandomBytes(3 * 1024 * 1024, seed: 2);
+        var (stream, serverStream) = await StartCallAsync(request);
+
+        var received = await serverStream.ReadMessageAsync(CancellationToken.None).DefaultTimeout();
+        Assert.Equal(request, received!.Value.Payload.ToArray());
+        Assert.Equal(0, received.Value.FlowControlledLength);
+        received.Value.Release();
+        await serverStream.SendAsync(new OutgoingFrames { SendHeaders = true, Message = response, HasMessage = true, TrailersStatus = Status.DefaultSuccess }).DefaultTimeout();
+
+        var answer = await stream.ReadMessageAsync(CancellationToken.None).DefaultTimeout();
+        Assert.Equal(response, answer!.Value.Payload.ToArray());
+        answer.Value.Release();
+        Assert.Null(await stream.ReadMessageAsync(CancellationToken.None).DefaultTimeout());
+        Assert.Equal(2 * 1024 * 1024, _client.OutgoingRegions!.TotalBytes);
+        Assert.Equal(4 * 1024 * 1024, _server.OutgoingRegions!.TotalBytes);
+        await ConnectionPair.WaitUntil(() => _client.OutgoingRegions.InUseCount == 0 && _server.OutgoingRegions.InUseCount == 0, "both regions released");
+    }
+
+    [Fact]
+    public async Task SmallMessage_BelowThreshold_TakesTheStream()
+    {
+        var (_, serverStream) = await StartCallAsync(RandomBytes(Threshold - 1, seed: 3));
+
+        var received = await serverStream.ReadMessageAsync(CancellationToken.None).DefaultTimeout();
+        Assert.Equal(Threshold - 1, received!.Value.FlowControlledLength);
+        received.Value.Release();
+        Assert.Equal(0, _client.OutgoingRegions!.TotalBytes);
+    }
+
+    [Fact]
+    public async Task ManyMessages_OneAtATime_ReuseOneRegion()
+    {
+        var (stream, serverStream) = await StartCallAsync(message: null);
+        for (var i = 0; i < 20; i++)
+        {
+            var message = RandomBytes(300_000, seed: i);
+            await stream.SendAsync(OutgoingFrames.ForMessage(message)).DefaultTimeout();
+            var received = await serverStream.ReadMessageAsync(CancellationToken.None).DefaultTimeout();
+            Assert.Equal(message, received!.Value.Payload.ToArray());
+            received.Value.Release();
+            await ConnectionPair.WaitUntil(() => _client.OutgoingRegions!.InUseCount == 0, "the region released");
+        }
+
+        Assert.Equal(512 * 1024, _client.OutgoingRegions!.TotalBytes);
+        Assert.Equal(512 * 1024, _server.IncomingRegions!.MappedBytes);
+    }
+
+    [Fact]
+    public async Task BudgetSpent_FurtherMessagesTakeTheStream_AllArriveInOrder()
+    {
+        await DisposeAsync();
+        await StartAsync(new ConnectionOptions { MappedPayloadLimit = 1024 * 1024 });
+        var (stream, serverStream) = await StartCallAsync(message: null);
+        var messages = Enumerable.Range(0, 4).Select(i => RandomBytes(600_000, seed: 10 + i)).ToArray();
+        // The first fills the budget and stays unreleased while the rest are sent (those wait on
+        // the stream's window, so the reader runs beside them).
+        await stream.SendAsync(OutgoingFrames.ForMessage(messages[0])).DefaultTimeout();
+        var first = await serverStream.ReadMessageAsync(CancellationToken.None).DefaultTimeout();
+        var sending = Task.Run(async () =>
+        {
+            foreach (var message in messages[1..])
+            {
+                await stream.SendAsync(OutgoingFrames.ForMessage(message));
+            }
+        });
+
+        Assert.Equal(messages[0], first!.Value.Payload.ToArray());
+        Assert.Equal(0, first.Value.FlowControlledLength);
+        foreach (var message in messages[1..])
+        {
+            var received = await serverStream.ReadMessageAsync(CancellationToken.None).DefaultTimeout();
+            Assert.Equal(message, received!.Value.Payload.ToArray());
+            Assert.Equal(message.Length, received.Value.FlowControlledLength);
+            received.Value.Release();
+        }
+
+        await sending.DefaultTimeout();
+        first.Value.Release();
+        Assert.Equal(1024 * 1024, _client.OutgoingRegions!.TotalBytes);
+    }
+
+    [Fact]
+    public async Task StreamReset_WithMappedMessagesQueued_RegionsGoBackToTheSender()
+    {
+        var (stream, serverStream) = await StartCallAsync(RandomBytes(200_000, seed: 4));
+        await stream.SendAsync(OutgoingFrames.ForMessage(RandomBytes(900_000, seed: 5))).DefaultTimeout();
+        await ConnectionPair.WaitUntil(() => _server.IncomingRegions!.MappedBytes == 256 * 1024 + 1024 * 1024, "both regions mapped");
+
+        // Nobody reads the server's side: the reset alone must let both regions go.
+        await stream.ResetAsync(new Status(StatusCode.Cancelled, "enough")).DefaultTimeout();
+
+        await ConnectionPair.WaitUntil(() => _client.OutgoingRegions!.InUseCount == 0, "the regions released");
+        await Assert.ThrowsAsync<StreamResetException>(() => serverStream.ReadMessageAsync(CancellationToken.None).AsTask().DefaultTimeout());
+    }
+
+    [Fact]
+    public async Task MappedMessageOverReceiveLimit_FailsCallResourceExhausted_RegionReleased()
+    {
+        await DisposeAsync();
+        await StartAsync(new ConnectionOptions { MaxReceiveMessageSize = 256 * 1024 });
+        var (stream, _) = await StartCallAsync(RandomBytes(300_000, seed: 6));
+
+        var failure = await Assert.ThrowsAsync<StreamResetException>(() => stream.ReadMessageAsync(CancellationToken.None).AsTask().DefaultTimeout());
+        Assert.Equal(StatusCode.ResourceExhausted, failure.Status.StatusCode);
+        await ConnectionPair.WaitUntil(() => _client.OutgoingRegions!.InUseCount == 0, "the region released");
+    }
+
+    [Fact]
+    public async Task ConnectionClosed_WhileAReaderHoldsAMappedMessage_ReaderSeesZerosNotAFault()
+    {
+        var (_, serverStream) = await StartCallAsync(RandomBytes(200_000, seed: 7));
+        var held = (await serverStream.ReadMessageAsync(CancellationToken.None).DefaultTimeout())!.Value;
+
+        await _client.DisposeAsync().AsTask().DefaultTimeout();
+        await _server.DisposeAsync().AsTask().DefaultTimeout();
+
+        // The peer's memory is gone; the range reads as zeros until the reader lets it go.
+        Assert.All(held.Payload.ToArray(), b => Assert.Equal(0, b));
+        held.Release();
+        Assert.Equal(0, _server.IncomingRegions!.MappedBytes);
+    }
+
+    [Fact]
+    public async Task MappingOff_NoRegionIsMade()
+    {
+        await DisposeAsync();
+        await StartAsync(new ConnectionOptions { MappedPayloadLimit = 0 });
+        var (_, serverStream) = await StartCallAsync(RandomBytes(500_000, seed: 8));
+
+        var received = await serverStream.ReadMessageAsync(CancellationToken.None).DefaultTimeout();
+        Assert.Equal(500_000, received!.Value.FlowControlledLength);
+        received.Value.Release();
+        Assert.Null(_client.OutgoingRegions);
+        Assert.Null(_server.IncomingRegions);
+    }
+
+    private async Task StartAsync(ConnectionOptions options)
+    {
+        var (client, server) = DescriptorPassingConnection.CreatePair(Threshold);
+        _client = new MultiplexedConnection(client, options, acceptor: null, NullLogger.Instance);
+        _server = new MultiplexedConnection(server, options, _calls, NullLogger.Instance);
+        await Task.WhenAll(_client.StartAsync(CancellationToken.None), _server.StartAsync(CancellationToken.None)).DefaultTimeout();
+    }
+
+    private async Task<(CallStream Client, CallStream Server)> StartCallAsync(byte[]? message)
+    {
+        var stream = _client.CreateStream();
+        await stream.SendAsync(new OutgoingFrames { Method = "/s/m", TimeoutMicroseconds = -1, Message = message ?? default(ReadOnlyMemory<byte>), HasMessage = message is not null }).DefaultTimeout();
+        return (stream, await _calls.NextAsync());
+    }
+
+    internal static byte[] RandomBytes(int length, int seed)
+    {
+        var bytes = new byte[length];
+        new Random(seed).NextBytes(bytes);
+        return bytes;
+    }
+}
