@@ -121,9 +121,12 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
                     : Activity.Current is { } ambient ? RpcInstruments.Inject(headers, ambient)
                     : headers,
             };
+            // The usual case, a connection ready: a large request is serialized straight into one
+            // of its mapped regions. Otherwise it goes into an array and waits for the connection.
+            var ready = _connections.TryGetCurrent(out var current) ? current : null;
             if (request is not null)
             {
-                serialized = MessageSerializer.Serialize(_method.RequestMarshaller, request, _channelOptions.MaxSendMessageSize, "client", "RpcChannelOptions.MaxSendMessageSize");
+                serialized = MessageSerializer.Serialize(_method.RequestMarshaller, request, _channelOptions.MaxSendMessageSize, "client", "RpcChannelOptions.MaxSendMessageSize", ready?.OutgoingRegions);
                 _measures.Sent(request: true, serialized.Payload.Length);
                 if (_requestCompression is { } provider && ClientCompression.CanCompress(_options.WriteOptions))
                 {
@@ -136,7 +139,9 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
                 frames.EndStream = true;
             }
 
-            if (!_connections.TryGetCurrent(out var connection))
+            // Serializing took time: the connection may have gone meanwhile.
+            var connection = ready is { AcceptsNewCalls: true } ? ready : null;
+            if (connection is null)
             {
                 // The deadline and the token bound the wait for a connection too; the attempt
                 // itself goes on for the channel's other calls. Wait-for-ready waits through
@@ -294,7 +299,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         {
             await _started.ConfigureAwait(false);
             ThrowIfComplete();
-            serialized = MessageSerializer.Serialize(_method.RequestMarshaller, message, _channelOptions.MaxSendMessageSize, "client", "RpcChannelOptions.MaxSendMessageSize");
+            serialized = MessageSerializer.Serialize(_method.RequestMarshaller, message, _channelOptions.MaxSendMessageSize, "client", "RpcChannelOptions.MaxSendMessageSize", _stream!.OutgoingRegions);
             _measures.Sent(request: true, serialized.Payload.Length);
             var compress = _requestCompression is not null && ClientCompression.CanCompress(WriteOptions ?? _options.WriteOptions);
             if (compress)

@@ -74,7 +74,7 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
         {
             if (Context.Status.StatusCode == StatusCode.OK)
             {
-                serialized = MessageSerializer.Serialize(_method.Method.ResponseMarshaller, response, Environment.Options.MaxSendMessageSize, "server", "RpcServerOptions.MaxSendMessageSize");
+                serialized = MessageSerializer.Serialize(_method.Method.ResponseMarshaller, response, Environment.Options.MaxSendMessageSize, "server", "RpcServerOptions.MaxSendMessageSize", Stream.OutgoingRegions);
                 CountMessage(request: false, serialized.Payload.Length);
                 serialized = CompressResponse(serialized, out frames.MessageCompressed);
                 frames.Message = serialized.Payload;
@@ -122,7 +122,7 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
         try
         {
             cancellationToken.ThrowIfCancellationRequested();
-            serialized = MessageSerializer.Serialize(_method.Method.ResponseMarshaller, message, Environment.Options.MaxSendMessageSize, "server", "RpcServerOptions.MaxSendMessageSize");
+            serialized = MessageSerializer.Serialize(_method.Method.ResponseMarshaller, message, Environment.Options.MaxSendMessageSize, "server", "RpcServerOptions.MaxSendMessageSize", Stream.OutgoingRegions);
             CountMessage(request: false, serialized.Payload.Length);
             serialized = CompressResponse(serialized, out var compressed);
             await SendMessageAsync(serialized.Payload, compressed).ConfigureAwait(false);

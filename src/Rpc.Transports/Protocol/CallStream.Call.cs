@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Runtime.InteropServices;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Grpc.Core;
@@ -62,11 +63,16 @@ internal sealed partial class CallStream
         }
 
         var messageLength = frames.Message.Length;
-        if (frames.HasMessage && messageLength >= _connection.MappedPayloadThreshold
-            && _connection.OutgoingRegions?.TryAcquire(messageLength) is { } region)
+        if (frames.HasMessage && messageLength >= _connection.MappedPayloadThreshold && _connection.OutgoingRegions is { } regions)
         {
-            await SendMappedAsync(frames, region, cancellationToken).ConfigureAwait(false);
-            return;
+            // Serialized straight into one of this connection's regions, or copied into one now.
+            var serializedInto = MemoryMarshal.TryGetMemoryManager(frames.Message, out Mapping.OutgoingRegion? manager, out var start, out _)
+                && start == 0 && manager.Owner == regions;
+            if ((serializedInto ? manager : regions.TryAcquire(messageLength)) is { } region)
+            {
+                await SendMappedAsync(frames, region, copy: !serializedInto, cancellationToken).ConfigureAwait(false);
+                return;
+            }
         }
 
         var whole = !frames.HasMessage
@@ -108,16 +114,21 @@ internal sealed partial class CallStream
     }
 
     /// <summary>
-    /// Sends the message through <paramref name="region"/>: it is copied there (outside any lock),
+    /// Sends the message through <paramref name="region"/>: it is copied there unless it was
+    /// serialized there (<paramref name="copy"/>; either way outside any lock),
     /// and the stream carries only a reference frame, which takes no flow-control window.
     /// </summary>
-    private async ValueTask SendMappedAsync(OutgoingFrames frames, Mapping.OutgoingRegion region, CancellationToken cancellationToken)
+    private async ValueTask SendMappedAsync(OutgoingFrames frames, Mapping.OutgoingRegion region, bool copy, CancellationToken cancellationToken)
     {
         var regions = _connection.OutgoingRegions!;
         var referenced = false;
         try
         {
-            frames.Message.Span.CopyTo(region.GetSpan(frames.Message.Length));
+            if (copy)
+            {
+                frames.Message.Span.CopyTo(region.GetSpan(frames.Message.Length));
+            }
+
             await _connection.WaitForOutputRoomAsync(cancellationToken).ConfigureAwait(false);
             await _connection.WriteAsync((this, frames, region), static (writer, state) =>
             {

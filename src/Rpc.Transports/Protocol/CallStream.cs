@@ -111,6 +111,9 @@ internal sealed partial class CallStream : MessageQueue
     public TrailersPayload? Trailers => Volatile.Read(ref _closed) == 1 ? _trailers : null;
 
     /// <summary>The status the stream was torn down with, if it was.</summary>
+    /// <summary>Where a message this stream sends may be serialized straight into; null when the connection maps none.</summary>
+    public Mapping.OutgoingRegions? OutgoingRegions => _connection.OutgoingRegions;
+
     public Status? ResetStatus => Volatile.Read(ref _closed) == 1 ? _resetStatus : null;
 
     public bool IsClosed => Volatile.Read(ref _closed) == 1;

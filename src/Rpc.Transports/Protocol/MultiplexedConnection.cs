@@ -190,7 +190,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             IncomingRegions = new Mapping.IncomingRegions(_descriptors, LocalSettings.MappedPayloadLimit, SendRegionRelease);
             if (PeerSettings.MappedPayloadLimit > 0)
             {
-                OutgoingRegions = new Mapping.OutgoingRegions(_descriptors, Math.Min(PeerSettings.MappedPayloadLimit, LocalSettings.MappedPayloadLimit));
+                OutgoingRegions = new Mapping.OutgoingRegions(_descriptors, Math.Min(PeerSettings.MappedPayloadLimit, LocalSettings.MappedPayloadLimit), _descriptors.MappedPayloadThreshold);
                 MappedPayloadThreshold = _descriptors.MappedPayloadThreshold;
             }
         }

@@ -1,7 +1,9 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using Grpc.Core;
 using Microsoft.Extensions.Logging.Abstractions;
 using Rpc.Tests.Infrastructure;
+using Rpc.Transports.Messages;
 using Rpc.Transports.Protocol;
 using Xunit;
 
@@ -165,6 +167,73 @@ public sealed class MappedPayloadTests : IAsyncLifetime
         Assert.Null(_client.OutgoingRegions);
         Assert.Null(_server.IncomingRegions);
     }
+
+    [Fact]
+    public async Task MessageSerializedIntoARegion_IsSentWithoutACopy_ArrivesIntact()
+    {
+        var (stream, serverStream) = await StartCallAsync(message: null);
+        var message = RandomBytes(700_000, seed: 9);
+
+        var serialized = MessageSerializer.Serialize(ChunkedMarshaller(announce: message.Length), message, int.MaxValue, "client", "test", stream.OutgoingRegions);
+        Assert.True(MemoryMarshal.TryGetMemoryManager(serialized.Payload, out Rpc.Transports.Protocol.Mapping.OutgoingRegion? region));
+        await stream.SendAsync(OutgoingFrames.ForMessage(serialized.Payload)).DefaultTimeout();
+        serialized.Release();
+
+        var received = await serverStream.ReadMessageAsync(CancellationToken.None).DefaultTimeout();
+        Assert.Equal(message, received!.Value.Payload.ToArray());
+        received.Value.Release();
+        Assert.Equal(1024 * 1024, _client.OutgoingRegions!.TotalBytes);
+        await ConnectionPair.WaitUntil(() => _client.OutgoingRegions.InUseCount == 0, "the region released");
+        Assert.NotNull(region);
+    }
+
+    [Fact]
+    public async Task MarshallerWritesPastWhatItAnnounced_MessageMovesToAnArray_RegionFreed()
+    {
+        var (stream, serverStream) = await StartCallAsync(message: null);
+        var message = RandomBytes(300_000, seed: 10);
+
+        // Announces 200 KB, writes 300 KB: more than the 256 KiB region it was given.
+        var serialized = MessageSerializer.Serialize(ChunkedMarshaller(announce: 200_000), message, int.MaxValue, "client", "test", stream.OutgoingRegions);
+        Assert.False(MemoryMarshal.TryGetMemoryManager(serialized.Payload, out Rpc.Transports.Protocol.Mapping.OutgoingRegion? _));
+        Assert.Equal(0, _client.OutgoingRegions!.InUseCount);
+        await stream.SendAsync(OutgoingFrames.ForMessage(serialized.Payload)).DefaultTimeout();
+        serialized.Release();
+
+        var received = await serverStream.ReadMessageAsync(CancellationToken.None).DefaultTimeout();
+        Assert.Equal(message, received!.Value.Payload.ToArray());
+        received.Value.Release();
+    }
+
+    [Fact]
+    public async Task SerializedIntoARegion_NeverSent_ReleaseFreesTheRegion()
+    {
+        var (stream, _) = await StartCallAsync(message: null);
+
+        var serialized = MessageSerializer.Serialize(ChunkedMarshaller(announce: 100_000), RandomBytes(100_000, seed: 11), int.MaxValue, "client", "test", stream.OutgoingRegions);
+        Assert.Equal(1, _client.OutgoingRegions!.InUseCount);
+        serialized.Release();
+        serialized.Release();
+
+        Assert.Equal(0, _client.OutgoingRegions.InUseCount);
+    }
+
+    /// <summary>A marshaller shaped as protobuf's generated ones: announce the size, then write through the buffer writer in pieces.</summary>
+    private static Marshaller<byte[]> ChunkedMarshaller(int announce) => new(
+        (message, context) =>
+        {
+            context.SetPayloadLength(announce);
+            var writer = context.GetBufferWriter();
+            for (var offset = 0; offset < message.Length; offset += 10_000)
+            {
+                var piece = message.AsSpan(offset, Math.Min(10_000, message.Length - offset));
+                piece.CopyTo(writer.GetSpan(piece.Length));
+                writer.Advance(piece.Length);
+            }
+
+            context.Complete();
+        },
+        context => context.PayloadAsNewBuffer());
 
     private async Task StartAsync(ConnectionOptions options)
     {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using Microsoft.Win32.SafeHandles;
 
 namespace Rpc.Transports.Protocol.Mapping;
@@ -6,14 +7,24 @@ namespace Rpc.Transports.Protocol.Mapping;
 /// A sealed memfd this side mapped to send large messages through: one message at a time, from the
 /// writer's copy until the peer's REGION_RELEASE. Fields are guarded by <see cref="OutgoingRegions"/>'s lock.
 /// </summary>
-internal sealed unsafe class OutgoingRegion
+/// <remarks>
+/// A memory manager too, so a serializer can write a message straight into it and the stream can
+/// tell (<c>MemoryMarshal.TryGetMemoryManager</c>) that a message already lies in a region.
+/// </remarks>
+internal sealed unsafe class OutgoingRegion : MemoryManager<byte>
 {
-    public OutgoingRegion(SafeFileHandle descriptor, byte* address, int size)
+    public OutgoingRegion(OutgoingRegions owner, SafeFileHandle descriptor, byte* address, int size)
     {
+        Owner = owner;
         PendingDescriptor = descriptor;
         Address = address;
         Size = size;
     }
+
+    public OutgoingRegions Owner { get; }
+
+    /// <summary>Counts acquisitions, so a late abandon of an old one cannot free a newer one.</summary>
+    public int Acquisition { get; set; }
 
     /// <summary>The id the peer knows it by; 0 until its descriptor was sent.</summary>
     public uint Id { get; set; }
@@ -36,4 +47,17 @@ internal sealed unsafe class OutgoingRegion
 
     /// <summary>Where the writer copies a message of <paramref name="length"/> bytes.</summary>
     public Span<byte> GetSpan(int length) => new(Address, length);
+
+    public override Span<byte> GetSpan() => new(Address, Size);
+
+    public override MemoryHandle Pin(int elementIndex = 0) => new(Address + elementIndex);
+
+    public override void Unpin()
+    {
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        // The mapping's life is the owner's to end (OutgoingRegions), not the memory manager's.
+    }
 }

@@ -31,11 +31,15 @@ internal sealed class OutgoingRegions : IDisposable
     private uint _nextId = 1;
     private bool _disposed;
 
-    public OutgoingRegions(IDescriptorChannel channel, long limit)
+    public OutgoingRegions(IDescriptorChannel channel, long limit, int threshold)
     {
         _channel = channel;
         Limit = limit;
+        Threshold = threshold;
     }
+
+    /// <summary>The smallest message that goes through a region.</summary>
+    public int Threshold { get; }
 
     /// <summary>Bytes of regions this side may have at once.</summary>
     public long Limit { get; }
@@ -103,6 +107,7 @@ internal sealed class OutgoingRegions : IDisposable
             {
                 best.InUse = true;
                 best.Writing = true;
+                best.Acquisition++;
                 return best;
             }
 
@@ -122,7 +127,7 @@ internal sealed class OutgoingRegions : IDisposable
             var descriptor = new SafeFileHandle(ShmNative.CreateSealedMemory("rpc-payload", size), ownsHandle: true);
             try
             {
-                made = new OutgoingRegion(descriptor, RegionNative.MapReadWrite(descriptor, size), size);
+                made = new OutgoingRegion(this, descriptor, RegionNative.MapReadWrite(descriptor, size), size);
             }
             catch
             {
@@ -203,6 +208,24 @@ internal sealed class OutgoingRegions : IDisposable
         }
 
         Free(region);
+    }
+
+    /// <summary>
+    /// The owner of acquisition <paramref name="acquisition"/> lets the region go without having
+    /// sent it (a serializer that spilled, a message never sent); a no-op once that acquisition
+    /// was finished, which a send does.
+    /// </summary>
+    public void Abandon(OutgoingRegion region, int acquisition)
+    {
+        lock (_lock)
+        {
+            if (region.Acquisition != acquisition || !region.Writing)
+            {
+                return;
+            }
+        }
+
+        FinishWrite(region, referenced: false);
     }
 
     /// <summary>
