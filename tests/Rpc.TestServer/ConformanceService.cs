@@ -22,7 +22,7 @@ public sealed class ConformanceService : TestService.TestServiceBase
         ThrowIfStatusRequested(request.ResponseStatus);
         return new SimpleResponse
         {
-            Payload = new Payload { Body = ByteString.CopyFrom(new byte[request.ResponseSize]) },
+            Payload = request.EchoPayload ? request.Payload : new Payload { Body = ByteString.CopyFrom(new byte[request.ResponseSize]) },
             Peer = context.Peer,
             DeadlineRemainingMs = context.Deadline == DateTime.MaxValue ? -1 : (long)(context.Deadline - DateTime.UtcNow).TotalMilliseconds,
         };
@@ -37,7 +37,8 @@ public sealed class ConformanceService : TestService.TestServiceBase
                 await Task.Delay(TimeSpan.FromMicroseconds(parameters.IntervalUs), context.CancellationToken);
             }
 
-            await responseStream.WriteAsync(new StreamingOutputCallResponse { Payload = new Payload { Body = ByteString.CopyFrom(new byte[parameters.Size]) } });
+            var body = parameters.FillSeed == 0 ? ByteString.CopyFrom(new byte[parameters.Size]) : PatternFill.Create(parameters.Size, parameters.FillSeed);
+            await responseStream.WriteAsync(new StreamingOutputCallResponse { Payload = new Payload { Body = body } });
         }
 
         ThrowIfStatusRequested(request.ResponseStatus);

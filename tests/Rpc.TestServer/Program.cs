@@ -8,7 +8,7 @@ using Grpc.Core.Interceptors;
 using Rpc.Server;
 using Rpc.TestServer;
 
-// Usage: Rpc.TestServer <address> [address ...] [--print-assemblies] [--fd-headroom=N]
+// Usage: Rpc.TestServer <address> [address ...] [--print-assemblies] [--fd-headroom=N] [--max-message=BYTES]
 // (N: file descriptors left to open, for EMFILE tests)
 // Prints "READY <bound addresses>" once serving; SIGTERM or a closed stdin shuts it down gracefully.
 using var loggerFactory = LoggerFactory.Create(builder => builder
@@ -33,6 +33,12 @@ if (args.FirstOrDefault(a => a.StartsWith("--response-compression=", StringCompa
 {
     options.ResponseCompressionAlgorithm = compression["--response-compression=".Length..];
 }
+if (args.FirstOrDefault(a => a.StartsWith("--max-message=", StringComparison.Ordinal)) is { } maxMessage)
+{
+    // For the large-message tests (issue 13): both limits raised together.
+    options.MaxReceiveMessageSize = options.MaxSendMessageSize = int.Parse(maxMessage["--max-message=".Length..], System.Globalization.CultureInfo.InvariantCulture);
+}
+
 await using var server = new RpcServer(options);
 server.AddService(new ConformanceService());
 // For the rpc tool's tests (issue 12): reflection (v1alpha; the tool falls back to it from v1) and health.
