@@ -1,5 +1,8 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net.Sockets;
+using Microsoft.Win32.SafeHandles;
 using Rpc.Transports.Internal;
+using Rpc.Transports.Sockets;
 
 namespace Rpc.Transports.SharedMemory;
 
@@ -8,16 +11,25 @@ namespace Rpc.Transports.SharedMemory;
 /// input pipe by a thread of the connection's own, which may sleep on the futex (it is counted
 /// against <see cref="ReceiveThreads"/>: whoever creates a connection reserves it first). The send
 /// loop copies into the other ring; when that is full it awaits <see cref="SpaceWaiter"/>, so no
-/// thread-pool thread ever sleeps on a futex, even when the peer is stopped. The control socket
-/// carries nothing after the handshake: its end-of-stream is how each side learns the other is gone.
+/// thread-pool thread ever sleeps on a futex, even when the peer is stopped. After the handshake the
+/// control socket carries only the descriptors of mapped payload regions, one byte each
+/// (<see cref="IDescriptorChannel"/>); its hang-up is how each side learns the other is gone.
 /// </summary>
 /// <remarks>
 /// Threads: the receive thread owns reading <c>_incoming</c>; the send loop owns writing
-/// <c>_outgoing</c> and the waiter's requests; the watcher task owns the control socket's reads;
-/// any thread may abort (which only sets flags and wakes futexes).
+/// <c>_outgoing</c> and the waiter's requests; writers (under the protocol's write lock) send
+/// descriptors on the control socket and the protocol's read loop receives them; the watcher thread
+/// only waits for the control socket's hang-up and never reads it, so it cannot swallow a
+/// descriptor; any thread may abort (which only sets flags and wakes futexes).
 /// </remarks>
-internal sealed class SharedMemoryConnection : TransportConnection
+internal sealed class SharedMemoryConnection : TransportConnection, IDescriptorChannel
 {
+    /// <summary>Descriptors the peer may have queued on the control socket beyond the one taken before the connection fails.</summary>
+    internal const int MaxUnclaimed = 32;
+
+    // What a descriptor's byte says; anything else on the control socket is a broken peer.
+    private const byte DescriptorByte = (byte)'D';
+
     private readonly Socket _control;
     private readonly SharedSegment _segment;
     private readonly SharedRing _incoming;
@@ -31,22 +43,102 @@ internal sealed class SharedMemoryConnection : TransportConnection
     /// <param name="spin">How long to spin before sleeping.</param>
     /// <param name="peer">The peer's description.</param>
     /// <param name="peerIdentity">The peer's credentials.</param>
+    /// <param name="mappedPayloadThreshold">The transport's <see cref="SharedMemoryTransportOptions.MappedPayloadThreshold"/>.</param>
     /// <remarks>The caller has reserved a receive thread (<see cref="ReceiveThreads.TryReserve"/>); the connection releases it.</remarks>
-    public SharedMemoryConnection(Socket control, SharedSegment segment, bool isServer, TimeSpan spin, string peer, PeerIdentity peerIdentity)
+    public SharedMemoryConnection(Socket control, SharedSegment segment, bool isServer, TimeSpan spin, string peer, PeerIdentity peerIdentity, int mappedPayloadThreshold)
         : base(peer, maxReceiveBuffer: 1024 * 1024)
     {
         PeerIdentity = peerIdentity;
+        MappedPayloadThreshold = MappedPayloads.Effective(mappedPayloadThreshold);
         _control = control;
         _segment = segment;
         _incoming = segment.GetRing(isServer ? 0 : 1, spin);
         _outgoing = segment.GetRing(isServer ? 1 : 0, spin);
         _spaceWaiter = new SpaceWaiter(_outgoing, peer);
-        _watcher = WatchControlAsync();
+        _watcher = StartWatcher();
         Start();
     }
 
+    /// <inheritdoc/>
+    public int MappedPayloadThreshold { get; }
+
     /// <summary>The ring this side sends on; for tests.</summary>
     internal SharedRing Outgoing => _outgoing;
+
+    /// <inheritdoc/>
+    public void SendDescriptor(SafeFileHandle descriptor)
+    {
+        ArgumentNullException.ThrowIfNull(descriptor);
+        using (descriptor)
+        {
+            var added = false;
+            try
+            {
+                descriptor.DangerousAddRef(ref added);
+                // The kernel queues it on the peer's socket now, before the reference frame that
+                // names it can be written to the ring: the peer always finds it there first.
+                if (DescriptorPassing.Send(_control.SafeHandle, [DescriptorByte], [(int)descriptor.DangerousGetHandle()]) < 0)
+                {
+                    throw new IOException("The peer has not taken the descriptors already sent on the control socket.");
+                }
+            }
+            catch (ObjectDisposedException ex)
+            {
+                throw new IOException("The connection has ended.", ex);
+            }
+            finally
+            {
+                if (added)
+                {
+                    descriptor.DangerousRelease();
+                }
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public bool TryReceiveDescriptor([NotNullWhen(true)] out SafeFileHandle? descriptor)
+    {
+        descriptor = null;
+        Span<byte> data = stackalloc byte[1];
+        Span<int> passed = stackalloc int[1];
+        int received;
+        int count;
+        try
+        {
+            received = DescriptorPassing.Receive(_control.SafeHandle, data, passed, out count);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            throw Fail($"Receiving a descriptor on the control socket failed: {ex.Message}", ex);
+        }
+
+        if (count == 1)
+        {
+            descriptor = new SafeFileHandle(passed[0], ownsHandle: true);
+        }
+
+        if (received <= 0)
+        {
+            // Nothing yet, or the peer is gone (the watcher sees that and ends the connection).
+            return false;
+        }
+
+        if (descriptor is null || data[0] != DescriptorByte)
+        {
+            descriptor?.Dispose();
+            throw Fail("The peer sent bytes on the control socket that carry no descriptor.");
+        }
+
+        // Each queued byte is a descriptor nobody took: a peer that piles them up is broken or hostile.
+        if (QueuedOnControl() > MaxUnclaimed)
+        {
+            descriptor.Dispose();
+            throw Fail($"The peer passed more than {MaxUnclaimed} descriptors that nobody took.");
+        }
+
+        return true;
+    }
 
     protected override ReceiveMode Receiving => ReceiveMode.Thread;
 
@@ -104,26 +196,53 @@ internal sealed class SharedMemoryConnection : TransportConnection
         }
     }
 
-    private async Task WatchControlAsync()
+    private int QueuedOnControl()
     {
-        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
-        var buffer = new byte[16];
         try
         {
-            while (await _control.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false) > 0)
-            {
-                // Nothing is sent on the control socket after the handshake.
-            }
+            return DescriptorPassing.QueuedBytes(_control.SafeHandle);
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
         {
-            // Reset or closed: the peer is gone either way.
+            throw Fail($"The control socket failed: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>Ends this connection, and only it, for a peer that broke the control socket's rules.</summary>
+    private IOException Fail(string reason, Exception? inner = null)
+    {
+        var error = new IOException(reason, inner);
+        Abort(error);
+        return error;
+    }
+
+    private Task StartWatcher()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        // It only sleeps in poll(2): a small stack is plenty.
+        var thread = new Thread(() => WatchControl(done), maxStackSize: 256 * 1024) { IsBackground = true, Name = "Rpc shm watch " + Peer };
+        thread.Start();
+        return done.Task;
+    }
+
+    private void WatchControl(TaskCompletionSource done)
+    {
+        try
+        {
+            // Never a read: descriptors queued there belong to the protocol's read loop. The peer's
+            // end (or death) and this side's shutdown in CloseMedium both end the wait.
+            DescriptorPassing.WaitHangUp(_control.SafeHandle);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // Closed already, or poll failed: either way the connection is over.
         }
         finally
         {
             // Wake and fail this side's waits; what the peer wrote before it went is still read.
             _incoming.Abort();
             _outgoing.Abort();
+            done.SetResult();
         }
     }
 }

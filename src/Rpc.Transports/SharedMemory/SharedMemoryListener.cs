@@ -52,7 +52,7 @@ internal sealed class SharedMemoryListener : SocketListener
         {
             var segment = await SharedMemoryHandshake.ServeAsync(raw, _name, _options.RingCapacity, cancellationToken).ConfigureAwait(false);
             // The connection releases the receive thread from here on.
-            return new SharedMemoryConnection(raw, segment, isServer: true, _options.SpinDuration, PeerCredentials.Describe("shm", peer, "shm:" + _name), peer);
+            return new SharedMemoryConnection(raw, segment, isServer: true, _options.SpinDuration, PeerCredentials.Describe("shm", peer, "shm:" + _name), peer, _options.MappedPayloadThreshold);
         }
         catch
         {

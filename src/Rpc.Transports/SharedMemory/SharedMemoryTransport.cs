@@ -89,7 +89,7 @@ public sealed class SharedMemoryTransport : ITransport
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(_options.HandshakeTimeout);
             var segment = await SharedMemoryHandshake.JoinAsync(control, ownUserId, timeout.Token).ConfigureAwait(false);
-            var connection = new SharedMemoryConnection(control, segment, isServer: false, _options.SpinDuration, address.ToString(), server);
+            var connection = new SharedMemoryConnection(control, segment, isServer: false, _options.SpinDuration, address.ToString(), server, _options.MappedPayloadThreshold);
             reserved = false; // the connection releases it now
             return connection;
         }

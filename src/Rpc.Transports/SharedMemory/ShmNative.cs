@@ -1,12 +1,13 @@
 using System.ComponentModel;
 using System.Runtime.InteropServices;
+using Rpc.Transports.Internal;
 
 namespace Rpc.Transports.SharedMemory;
 
 /// <summary>
 /// The Linux calls the shared-memory transport needs beyond what .NET offers: an unnamed segment
 /// (memfd_create, seals), mapping it, and passing its descriptor over the
-/// control socket (sendmsg/recvmsg with SCM_RIGHTS). System calls without a stable glibc symbol go
+/// control socket (through <see cref="DescriptorPassing"/>). System calls without a stable glibc symbol go
 /// through syscall(2) with the number of this architecture.
 /// </summary>
 internal static unsafe partial class ShmNative
@@ -22,13 +23,6 @@ internal static unsafe partial class ShmNative
     private const uint MemFdAllowSealing = 0x2; // MFD_ALLOW_SEALING
     private const int FcntlAddSeals = 1033; // F_ADD_SEALS
     private const int FcntlGetSeals = 1034; // F_GET_SEALS
-    private const int SolSocket = 1;
-    private const int ScmRights = 1;
-    private const int MsgCmsgCloseOnExec = 0x40000000; // MSG_CMSG_CLOEXEC
-    private const int MsgControlTruncated = 0x8; // MSG_CTRUNC
-    private const int MsgNoSignal = 0x4000; // MSG_NOSIGNAL
-    private const int EAgain = 11;
-    private const int EIntr = 4;
 
     private static readonly bool IsX64 = RuntimeInformation.ProcessArchitecture == Architecture.X64;
 
@@ -81,49 +75,15 @@ internal static unsafe partial class ShmNative
 
     /// <summary>
     /// Sends <paramref name="data"/> with <paramref name="descriptor"/> attached to its first byte.
-    /// The socket is non-blocking; the message is small and the first on a fresh connection, so a
-    /// full send buffer is the peer's fault and an error.
+    /// The message is small and the first on a fresh connection, so a full send buffer is the
+    /// peer's fault and an error.
     /// </summary>
     public static void SendWithDescriptor(SafeHandle socket, ReadOnlySpan<byte> data, int descriptor)
     {
-        const int controlSize = 24; // CMSG_SPACE(sizeof(int)) on 64-bit Linux
-        var control = stackalloc byte[controlSize];
-        new Span<byte>(control, controlSize).Clear();
-        *(long*)control = 16 + sizeof(int); // cmsg_len = CMSG_LEN(sizeof(int))
-        *(int*)(control + 8) = SolSocket;
-        *(int*)(control + 12) = ScmRights;
-        *(int*)(control + 16) = descriptor;
-        fixed (byte* dataPointer = data)
+        var sent = DescriptorPassing.Send(socket, data, [descriptor]);
+        if (sent != data.Length)
         {
-            var vector = new IoVector { Base = (nint)dataPointer, Length = (nuint)data.Length };
-            var message = new MessageHeader { Vector = (nint)(&vector), VectorCount = 1, Control = (nint)control, ControlLength = controlSize };
-            var added = false;
-            nint sent;
-            var errno = 0;
-            try
-            {
-                // The reference keeps the descriptor from being closed and reused during the call.
-                socket.DangerousAddRef(ref added);
-                sent = SendMessage((int)socket.DangerousGetHandle(), &message, MsgNoSignal);
-                errno = sent < 0 ? Marshal.GetLastPInvokeError() : 0;
-            }
-            finally
-            {
-                if (added)
-                {
-                    socket.DangerousRelease();
-                }
-            }
-
-            if (sent < 0)
-            {
-                throw Error("sendmsg", errno);
-            }
-
-            if (sent != data.Length)
-            {
-                throw new IOException($"sendmsg sent {sent} of {data.Length} bytes.");
-            }
+            throw new IOException($"sendmsg sent {Math.Max(sent, 0)} of {data.Length} bytes.");
         }
     }
 
@@ -133,66 +93,10 @@ internal static unsafe partial class ShmNative
     /// </summary>
     public static int ReceiveWithDescriptor(SafeHandle socket, Span<byte> buffer, out int descriptor)
     {
-        // Room for a few descriptors, so that a peer sending several is caught rather than truncated silently.
-        const int controlSize = 64;
-        var control = stackalloc byte[controlSize];
-        new Span<byte>(control, controlSize).Clear();
-        descriptor = -1;
-        fixed (byte* bufferPointer = buffer)
-        {
-            var vector = new IoVector { Base = (nint)bufferPointer, Length = (nuint)buffer.Length };
-            var message = new MessageHeader { Vector = (nint)(&vector), VectorCount = 1, Control = (nint)control, ControlLength = controlSize };
-            var added = false;
-            nint received;
-            var errno = 0;
-            try
-            {
-                socket.DangerousAddRef(ref added);
-                received = ReceiveMessage((int)socket.DangerousGetHandle(), &message, MsgCmsgCloseOnExec);
-                errno = received < 0 ? Marshal.GetLastPInvokeError() : 0;
-            }
-            finally
-            {
-                if (added)
-                {
-                    socket.DangerousRelease();
-                }
-            }
-
-            if (received < 0)
-            {
-                return errno is EAgain or EIntr ? -1 : throw Error("recvmsg", errno);
-            }
-
-            var descriptors = new List<int>();
-            for (var offset = 0L; offset + 16 <= (long)message.ControlLength;)
-            {
-                var length = *(long*)(control + offset);
-                if (length < 16 || offset + length > (long)message.ControlLength)
-                {
-                    break;
-                }
-
-                if (*(int*)(control + offset + 8) == SolSocket && *(int*)(control + offset + 12) == ScmRights)
-                {
-                    for (var at = 16L; at + sizeof(int) <= length; at += sizeof(int))
-                    {
-                        descriptors.Add(*(int*)(control + offset + at));
-                    }
-                }
-
-                offset += (length + 7) & ~7L;
-            }
-
-            if (descriptors.Count > 1 || (message.Flags & MsgControlTruncated) != 0)
-            {
-                descriptors.ForEach(CloseDescriptor);
-                throw new IOException("The peer passed more than one descriptor.");
-            }
-
-            descriptor = descriptors.Count == 1 ? descriptors[0] : -1;
-            return (int)received;
-        }
+        Span<int> passed = stackalloc int[1];
+        var received = DescriptorPassing.Receive(socket, buffer, passed, out var count);
+        descriptor = count == 1 ? passed[0] : -1;
+        return received;
     }
 
     private static long Check(long result, string what) => result < 0 ? throw Error(what) : result;
@@ -201,25 +105,6 @@ internal static unsafe partial class ShmNative
     {
         var error = errno ?? Marshal.GetLastPInvokeError();
         return new IOException($"{what} failed: {new Win32Exception(error).Message} (errno {error}).");
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IoVector
-    {
-        public nint Base;
-        public nuint Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MessageHeader
-    {
-        public nint Name;
-        public int NameLength;
-        public nint Vector;
-        public nuint VectorCount;
-        public nint Control;
-        public nuint ControlLength;
-        public int Flags;
     }
 
     [LibraryImport("libc", EntryPoint = "syscall", SetLastError = true)]
@@ -239,10 +124,4 @@ internal static unsafe partial class ShmNative
 
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int descriptor);
-
-    [LibraryImport("libc", EntryPoint = "sendmsg", SetLastError = true)]
-    private static partial nint SendMessage(int socket, MessageHeader* message, int flags);
-
-    [LibraryImport("libc", EntryPoint = "recvmsg", SetLastError = true)]
-    private static partial nint ReceiveMessage(int socket, MessageHeader* message, int flags);
 }

@@ -13,17 +13,33 @@ namespace Rpc.Transports.Sockets;
 /// one thread per connection, asleep in the kernel while the connection is idle, up to
 /// <see cref="ReceiveThreads.Max"/> in a process; connections beyond that receive asynchronously.
 /// </remarks>
-internal sealed class SocketConnection : TransportConnection
+internal class SocketConnection : TransportConnection
 {
     private readonly Socket _socket;
 
     public SocketConnection(Socket socket, string peer, int maxBufferSize, PeerIdentity? identity = null)
+        : this(socket, peer, maxBufferSize, identity, start: true)
+    {
+    }
+
+    /// <param name="socket">The connected socket, now the connection's.</param>
+    /// <param name="peer">The peer's description.</param>
+    /// <param name="maxBufferSize">Bytes received ahead of the protocol before receiving pauses.</param>
+    /// <param name="identity">The peer's credentials, when known.</param>
+    /// <param name="start">False for a subclass that has fields to set first: it calls <see cref="TransportConnection.Start"/> itself.</param>
+    protected SocketConnection(Socket socket, string peer, int maxBufferSize, PeerIdentity? identity, bool start)
         : base(peer, maxBufferSize)
     {
         _socket = socket;
         PeerIdentity = identity;
-        Start();
+        if (start)
+        {
+            Start();
+        }
     }
+
+    /// <summary>The connected socket.</summary>
+    protected Socket Socket => _socket;
 
     protected override ReceiveMode Receiving => Readiness.IsSupported ? ReceiveMode.ThreadWhileAvailable : ReceiveMode.Async;
 

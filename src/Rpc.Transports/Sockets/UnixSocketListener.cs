@@ -11,12 +11,14 @@ internal sealed class UnixSocketListener : SocketListener
 {
     private readonly UnixSocketBinding _binding;
     private readonly int _maxBufferSize;
+    private readonly int _mappedPayloadThreshold;
 
-    public UnixSocketListener(UnixSocketBinding binding, TransportAddress address, ListenOptions options, int maxBufferSize)
+    public UnixSocketListener(UnixSocketBinding binding, TransportAddress address, ListenOptions options, int maxBufferSize, int mappedPayloadThreshold)
         : base(binding.Socket, address, options, Timeout.InfiniteTimeSpan)
     {
         _binding = binding;
         _maxBufferSize = maxBufferSize;
+        _mappedPayloadThreshold = mappedPayloadThreshold;
         StartAccepting();
     }
 
@@ -25,7 +27,7 @@ internal sealed class UnixSocketListener : SocketListener
         var identity = PeerCredentials.Read(raw);
         LocalPeerPolicy.Admit(Options, identity);
         return ValueTask.FromResult<ITransportConnection>(
-            new SocketConnection(raw, PeerCredentials.Describe("unix", identity, "unix:" + _binding.FullPath), _maxBufferSize, identity));
+            new UnixSocketConnection(raw, PeerCredentials.Describe("unix", identity, "unix:" + _binding.FullPath), _maxBufferSize, identity, _mappedPayloadThreshold));
     }
 
     protected override string Describe(Socket raw) => PeerCredentials.Describe("unix", PeerCredentials.Read(raw), base.Describe(raw));

@@ -4,6 +4,7 @@ namespace Rpc.Transports.Sockets;
 public sealed class UnixSocketTransportOptions
 {
     private int _maxBufferSize = 1024 * 1024;
+    private int _mappedPayloadThreshold = MappedPayloads.DefaultThreshold;
 
     /// <summary>
     /// Permissions of the socket file a listener creates. Default: owner read and write only (0600),
@@ -23,5 +24,20 @@ public sealed class UnixSocketTransportOptions
     {
         get => _maxBufferSize;
         set => _maxBufferSize = Internal.BufferLimits.CheckMaxBufferSize(value, "UnixSocketTransportOptions.MaxBufferSize");
+    }
+
+    /// <summary>
+    /// The smallest message a connection sends through a memory-mapped region instead of the byte
+    /// stream: the message is copied once into a sealed <c>memfd</c> region whose descriptor travels
+    /// to the peer with <c>SCM_RIGHTS</c>, the receiver maps it read-only and parses from it, and the
+    /// stream carries only a small reference frame (docs/mapped-payloads.md). Linux only: elsewhere a
+    /// connection never maps. Default: 128 KiB (131,072 bytes); from 4,096 bytes up, and
+    /// <see cref="int.MaxValue"/> means never map.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set below 4,096 bytes.</exception>
+    public int MappedPayloadThreshold
+    {
+        get => _mappedPayloadThreshold;
+        set => _mappedPayloadThreshold = MappedPayloads.CheckThreshold(value, "UnixSocketTransportOptions.MappedPayloadThreshold");
     }
 }
