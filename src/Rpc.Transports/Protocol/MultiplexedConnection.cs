@@ -435,9 +435,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             case FrameType.RegionRelease:
                 var released = (OutgoingRegions ?? throw new ProtocolException("REGION_RELEASE on a connection that sent no mapped message."))
                     .OnReleased(PayloadCodec.ReadRegionId(payload, FrameType.RegionRelease));
-                return released == 0
-                    ? ValueTask.CompletedTask
-                    : WriteAsync(released, static (writer, id) => FrameWriter.WriteRegionControl(writer, FrameType.RegionDrop, id));
+                return released == 0 ? ValueTask.CompletedTask : SendRegionDropAsync(released);
             case FrameType.RegionDrop:
                 (IncomingRegions ?? throw new ProtocolException("REGION_DROP on a connection that maps no regions."))
                     .OnDropped(PayloadCodec.ReadRegionId(payload, FrameType.RegionDrop));
@@ -823,6 +821,12 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
 
         region.Release();
         return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask SendRegionDropAsync(uint id)
+    {
+        await WriteAsync(id, static (writer, region) => FrameWriter.WriteRegionControl(writer, FrameType.RegionDrop, region)).ConfigureAwait(false);
+        OutgoingRegions!.OnDropSent(id);
     }
 
     /// <summary>Any thread: a reader is done with the message in region <paramref name="id"/>.</summary>

@@ -129,6 +129,22 @@ public sealed class MappedPayloadHostileTests
     }
 
     [Fact]
+    public async Task MoreRegionsThanAPeerMayHave_ClosesConnectionWithReason()
+    {
+        var (peer, client) = await StartAsync();
+        await using var __ = peer;
+        await StartCallAsync(peer);
+        for (var id = 1u; id <= 17; id++)
+        {
+            client.Inject(SealedRegion(4096, []));
+            var regionId = id;
+            await peer.SendAsync(w => FrameWriter.WriteMessageReference(w, 1, regionId, 10, 4096, FrameFlags.None));
+        }
+
+        await AssertClosedAsync(peer, "a peer has at most 16");
+    }
+
+    [Fact]
     public async Task ReleaseOfRegionNeverSent_ClosesConnectionWithReason()
     {
         var (peer, _) = await StartAsync(clientSettings: new ConnectionSettings { MappedPayloadLimit = 1024 * 1024 });

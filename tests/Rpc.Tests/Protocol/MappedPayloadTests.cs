@@ -16,6 +16,7 @@ namespace Rpc.Tests.Protocol;
 public sealed class MappedPayloadTests : IAsyncLifetime
 {
     private const int Threshold = 64 * 1024;
+    private const int OutgoingRegionsMax = Rpc.Transports.Protocol.Mapping.OutgoingRegions.MaxRegions;
     private readonly ConnectionPair.Acceptor _calls = new(null);
     private MultiplexedConnection _client = null!;
     private MultiplexedConnection _server = null!;
@@ -111,6 +112,33 @@ public sealed class MappedPayloadTests : IAsyncLifetime
         await sending.DefaultTimeout();
         first.Value.Release();
         Assert.Equal(1024 * 1024, _client.OutgoingRegions!.TotalBytes);
+    }
+
+    [Fact]
+    public async Task ManyMessagesUnread_NoMoreThanMaxRegionsAtOnce_RestTakeTheStream()
+    {
+        var (stream, serverStream) = await StartCallAsync(message: null);
+        var messages = Enumerable.Range(0, OutgoingRegionsMax + 4).Select(i => RandomBytes(70_000, seed: 20 + i)).ToArray();
+        var sending = Task.Run(async () =>
+        {
+            foreach (var message in messages)
+            {
+                await stream.SendAsync(OutgoingFrames.ForMessage(message));
+            }
+        });
+
+        var held = new List<IncomingMessage>();
+        foreach (var message in messages)
+        {
+            var received = (await serverStream.ReadMessageAsync(CancellationToken.None).DefaultTimeout())!.Value;
+            Assert.Equal(message, received.Payload.ToArray());
+            held.Add(received);
+        }
+
+        await sending.DefaultTimeout();
+        Assert.Equal(OutgoingRegionsMax, held.Count(m => m.FlowControlledLength == 0));
+        Assert.Equal(OutgoingRegionsMax * 256 * 1024, _client.OutgoingRegions!.TotalBytes);
+        held.ForEach(m => m.Release());
     }
 
     [Fact]

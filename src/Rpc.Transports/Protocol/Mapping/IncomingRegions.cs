@@ -184,6 +184,11 @@ internal sealed class IncomingRegions : IDisposable
                 throw new ProtocolException($"MESSAGE_REF announces region {id}; the next new region must be {_lastId + 1}.");
             }
 
+            if (_regions.Count >= OutgoingRegions.MaxRegions)
+            {
+                throw new ProtocolException($"MESSAGE_REF announces region {id} while {_regions.Count} are mapped; a peer has at most {OutgoingRegions.MaxRegions}.");
+            }
+
             if (size < 4096 || size % 4096 != 0 || size > int.MaxValue || _mapped + size > Limit)
             {
                 throw new ProtocolException($"MESSAGE_REF announces a region of {size} bytes; this side maps whole pages, at most {Limit} bytes in all ({_mapped} mapped now).");

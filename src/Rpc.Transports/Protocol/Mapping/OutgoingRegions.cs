@@ -20,6 +20,13 @@ internal sealed class OutgoingRegions : IDisposable
     /// <summary>No region is smaller: small large messages share a size class instead of each making one.</summary>
     public const int MinRegionSize = 256 * 1024;
 
+    /// <summary>
+    /// Regions one side has at once, whatever their size: the peer's medium queues the descriptors
+    /// of announced regions it has not mapped yet (a few dozen at most), and a stream of messages
+    /// needs no more than this in flight to keep moving (16 × 1 MiB is the connection window).
+    /// </summary>
+    public const int MaxRegions = 16;
+
     /// <summary>Released regions kept for reuse, in bytes; beyond it (or for a region larger than it) they are dropped.</summary>
     public const long KeepFreeBytes = 64L * 1024 * 1024;
 
@@ -28,6 +35,8 @@ internal sealed class OutgoingRegions : IDisposable
     private readonly Dictionary<uint, OutgoingRegion> _announced = [];
     private readonly IDescriptorChannel _channel;
     private long _total;
+    private int _creating;
+    private readonly Dictionary<uint, int> _dropping = [];
     private uint _nextId = 1;
     private bool _disposed;
 
@@ -112,12 +121,13 @@ internal sealed class OutgoingRegions : IDisposable
             }
 
             size = RegionSizeFor(length);
-            if (size < length || _total + size > Limit)
+            if (size < length || _total + size > Limit || _regions.Count + _creating + _dropping.Count >= MaxRegions)
             {
                 return null;
             }
 
             _total += size;
+            _creating++;
         }
 
         // Made outside the lock: a few system calls and, for a large region, the kernel zeroing pages.
@@ -141,6 +151,7 @@ internal sealed class OutgoingRegions : IDisposable
             lock (_lock)
             {
                 _total -= size;
+                _creating--;
             }
 
             return null;
@@ -148,6 +159,7 @@ internal sealed class OutgoingRegions : IDisposable
 
         lock (_lock)
         {
+            _creating--;
             if (!_disposed)
             {
                 made.InUse = true;
@@ -259,13 +271,28 @@ internal sealed class OutgoingRegions : IDisposable
                 return 0;
             }
 
+            // Its bytes and its place among MaxRegions stay taken until the REGION_DROP is written
+            // (OnDropSent): a region announced before that would reach the peer while it still
+            // counts this one.
             _regions.Remove(region);
             _announced.Remove(id);
-            _total -= region.Size;
+            _dropping.Add(id, region.Size);
         }
 
         Free(region);
         return id;
+    }
+
+    /// <summary>Read loop: the REGION_DROP for <paramref name="id"/> is written; its budget is free.</summary>
+    public void OnDropSent(uint id)
+    {
+        lock (_lock)
+        {
+            if (_dropping.Remove(id, out var size))
+            {
+                _total -= size;
+            }
+        }
     }
 
     public void Dispose()
