@@ -86,12 +86,16 @@ var runs = new (string Name, Func<Target, Task<Measurement>> Run)[]
 };
 foreach (var (name, run) in runs.Where(r => r.Name.Contains(onlyScenario, StringComparison.Ordinal)))
 {
+    // Printed so that what a scenario adds to a full run is seen, not guessed.
+    var scenarioClock = Stopwatch.StartNew();
     foreach (var target in targets)
     {
         var measurement = await run(target);
         measurements.Add(measurement);
         Console.Error.WriteLine($"{measurement.Scenario,-40} {target.Name,-10} {measurement.Value,14:N1} {measurement.Unit}");
     }
+
+    Console.Error.WriteLine($"{name}: {scenarioClock.Elapsed.TotalSeconds:0.0} s for {targets.Count} targets");
 }
 
 // The floor: the same 64-byte round trip between two processes with no framework, same run.
