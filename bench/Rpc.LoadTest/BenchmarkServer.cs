@@ -32,8 +32,10 @@ public static class BenchmarkServer
         };
 
         // As for Kestrel below: the default of 100 calls per connection would queue the idle-streams scenario.
-        await using var rpc = new RpcServer(new RpcServerOptions { MaxReceiveMessageSize = 8 << 20, MaxSendMessageSize = 8 << 20, MaxConcurrentCallsPerConnection = 10_000 });
+        await using var rpc = new RpcServer(new RpcServerOptions { MaxReceiveMessageSize = MessageLimits.MaxMessageSize, MaxSendMessageSize = MessageLimits.MaxMessageSize, MaxConcurrentCallsPerConnection = 10_000 });
         rpc.AddService(new BenchService());
+        // The load tool reads the process's allocated bytes through it (over rpc-unix) around a measurement.
+        rpc.AddService(new BenchStatsService());
         foreach (var address in rpcAddresses.Values)
         {
             rpc.Listen(address);
@@ -50,8 +52,8 @@ public static class BenchmarkServer
         };
         await using var rpcInline = new RpcServer(new RpcServerOptions
         {
-            MaxReceiveMessageSize = 8 << 20,
-            MaxSendMessageSize = 8 << 20,
+            MaxReceiveMessageSize = MessageLimits.MaxMessageSize,
+            MaxSendMessageSize = MessageLimits.MaxMessageSize,
             MaxConcurrentCallsPerConnection = 10_000,
             UnsafePreferInlineScheduling = true,
         });
@@ -68,8 +70,8 @@ public static class BenchmarkServer
         builder.Logging.ClearProviders();
         builder.Services.AddGrpc(o =>
         {
-            o.MaxReceiveMessageSize = 8 << 20;
-            o.MaxSendMessageSize = 8 << 20;
+            o.MaxReceiveMessageSize = MessageLimits.MaxMessageSize;
+            o.MaxSendMessageSize = MessageLimits.MaxMessageSize;
         });
         builder.WebHost.ConfigureKestrel(kestrel =>
         {

@@ -4,10 +4,12 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using Rpc.Benchmarks;
+using Rpc.Client;
 
 // Usage:
 //   Rpc.LoadTest [--duration 3] [--warmup 1] [--out docs]   runs every scenario against every target
 //                [--scenario "server streaming"] [--targets rpc-tcp,grpc-uds]   or some of them
+//                [--scenario MiB]                          just the large-message scenarios (1 MiB, 16 MiB, 64 MiB)
 //   Rpc.LoadTest serve                                     the server process it starts itself
 //   Rpc.LoadTest raw-serve unix|shm PATH                   the framework-free echo process of the floor
 //   Rpc.LoadTest chart docs/benchmark-results.json docs    redraws the charts of an earlier run
@@ -41,15 +43,23 @@ serverInfo.ArgumentList.Add(typeof(Scenarios).Assembly.Location);
 serverInfo.ArgumentList.Add("serve");
 using var server = Process.Start(serverInfo)!;
 var targets = new List<Target>();
+string? statsAddress = null;
 while (await server.StandardOutput.ReadLineAsync() is { } line && line != "READY")
 {
-    if (line.Split(' ') is ["TARGET", var name, var address] && (onlyTargets.Length == 0 || onlyTargets.Split(',').Contains(name)))
+    if (line.Split(' ') is ["TARGET", var name, var address])
     {
-        targets.Add(Target.Create(name, address));
+        // The server's allocation counter is read over rpc-unix whichever targets are measured.
+        statsAddress = name == "rpc-unix" ? address : statsAddress;
+        if (onlyTargets.Length == 0 || onlyTargets.Split(',').Contains(name))
+        {
+            targets.Add(Target.Create(name, address));
+        }
     }
 }
 
-var scenarios = new Scenarios(warmup, duration, server);
+using var statsChannel = statsAddress is null ? null : RpcChannel.ForAddress(statsAddress);
+var stats = statsChannel is null ? null : new BenchStats.BenchStatsClient(statsChannel);
+var scenarios = new Scenarios(warmup, duration, server, stats);
 
 // Get every path through the JIT's tiers before anything is measured, so the first target in the
 // table is not the one that pays for compilation.
@@ -69,17 +79,23 @@ var runs = new (string Name, Func<Target, Task<Measurement>> Run)[]
     ("client streaming", scenarios.ClientStreamingAsync),
     ("ping-pong", scenarios.PingPongAsync),
     ("unary 1 MiB", scenarios.LargeUnaryAsync),
+    ("unary 16 MiB", scenarios.HugeUnaryAsync),
+    ("server stream 64 MiB", scenarios.LargeServerStreamAsync),
     ("idle streams", t => scenarios.IdleStreamsAsync(t)),
     ("idle CPU", scenarios.IdleCpuAsync),
 };
 foreach (var (name, run) in runs.Where(r => r.Name.Contains(onlyScenario, StringComparison.Ordinal)))
 {
+    // Printed so that what a scenario adds to a full run is seen, not guessed.
+    var scenarioClock = Stopwatch.StartNew();
     foreach (var target in targets)
     {
         var measurement = await run(target);
         measurements.Add(measurement);
         Console.Error.WriteLine($"{measurement.Scenario,-40} {target.Name,-10} {measurement.Value,14:N1} {measurement.Unit}");
     }
+
+    Console.Error.WriteLine($"{name}: {scenarioClock.Elapsed.TotalSeconds:0.0} s for {targets.Count} targets");
 }
 
 // The floor: the same 64-byte round trip between two processes with no framework, same run.

@@ -12,20 +12,22 @@ public sealed record Measurement(string Scenario, string Target, double Value, s
 /// The scenarios. Each checks one real response first (so a broken path cannot post a fast number),
 /// warms up, then measures for a bounded time.
 /// </summary>
-public sealed class Scenarios
+public sealed partial class Scenarios
 {
     private static readonly ByteString Payload64 = ByteString.CopyFrom(new byte[64]);
-    private static readonly ByteString PayloadMiB = ByteString.CopyFrom(new byte[1 << 20]);
 
     private readonly TimeSpan _warmup;
     private readonly TimeSpan _duration;
     private readonly Process _server;
+    private readonly BenchStats.BenchStatsClient? _stats;
 
-    public Scenarios(TimeSpan warmup, TimeSpan duration, Process server)
+    /// <param name="stats">The server process's allocation counter, for the large-message scenarios' bytes per call; null leaves the server's column out.</param>
+    public Scenarios(TimeSpan warmup, TimeSpan duration, Process server, BenchStats.BenchStatsClient? stats = null)
     {
         _warmup = warmup;
         _duration = duration;
         _server = server;
+        _stats = stats;
     }
 
     public async Task<Measurement> UnaryLatencyAsync(Target target)
@@ -178,16 +180,6 @@ public sealed class Scenarios
         }
 
         return Latency("bidi ping-pong 64 B latency (p50)", target, histogram);
-    }
-
-    public async Task<Measurement> LargeUnaryAsync(Target target)
-    {
-        var request = new BenchRequest { Payload = PayloadMiB, ResponseSize = 1 << 20 };
-        await CheckUnaryAsync(target, request, 1 << 20);
-        await RunForAsync(_warmup, async () => await target.Client.UnaryAsync(request));
-        var calls = await RunForAsync(_duration, async () => await target.Client.UnaryAsync(request));
-        // Both directions carry 1 MiB per call.
-        return new Measurement("unary 1 MiB echo", target.Name, calls * 2.0 * (1 << 20) / 1e6 / _duration.TotalSeconds, "MB/s", true);
     }
 
     /// <summary>CPU both processes use while a connected channel does nothing: should be none.</summary>

@@ -37,19 +37,19 @@ public sealed class Target : IDisposable
                     return new NetworkStream(socket, ownsSocket: true);
                 },
             };
-            return new Target(name, GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = handler, MaxReceiveMessageSize = 8 << 20 }));
+            return new Target(name, GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions { HttpHandler = handler, MaxReceiveMessageSize = MessageLimits.MaxMessageSize, MaxSendMessageSize = MessageLimits.MaxMessageSize }));
         }
 
         if (address.StartsWith("grpc+", StringComparison.Ordinal))
         {
-            return new Target(name, GrpcChannel.ForAddress(address["grpc+".Length..], new GrpcChannelOptions { MaxReceiveMessageSize = 8 << 20 }));
+            return new Target(name, GrpcChannel.ForAddress(address["grpc+".Length..], new GrpcChannelOptions { MaxReceiveMessageSize = MessageLimits.MaxMessageSize, MaxSendMessageSize = MessageLimits.MaxMessageSize }));
         }
 
         // "-inline" targets run with UnsafePreferInlineScheduling on both sides (the server side is its own server).
         var options = new RpcChannelOptions
         {
-            MaxReceiveMessageSize = 8 << 20,
-            MaxSendMessageSize = 8 << 20,
+            MaxReceiveMessageSize = MessageLimits.MaxMessageSize,
+            MaxSendMessageSize = MessageLimits.MaxMessageSize,
             UnsafePreferInlineScheduling = name.EndsWith("-inline", StringComparison.Ordinal),
         };
         return new Target(name, RpcChannel.ForAddress(address, options));
