@@ -57,7 +57,7 @@ while (await server.StandardOutput.ReadLineAsync() is { } line && line != "READY
     }
 }
 
-using var statsChannel = statsAddress is null ? null : RpcChannel.ForAddress(statsAddress);
+var statsChannel = statsAddress is null ? null : RpcChannel.ForAddress(statsAddress);
 var stats = statsChannel is null ? null : new BenchStats.BenchStatsClient(statsChannel);
 var scenarios = new Scenarios(warmup, duration, server, stats);
 
@@ -113,6 +113,9 @@ foreach (var target in targets)
 {
     target.Dispose();
 }
+
+// Before the server goes, so the channel closes its connection rather than finding it gone.
+statsChannel?.Dispose();
 
 server.StandardInput.Close();
 await server.WaitForExitAsync();
