@@ -27,8 +27,15 @@ internal sealed class OutgoingRegions : IDisposable
     /// </summary>
     public const int MaxRegions = 16;
 
-    /// <summary>Released regions kept for reuse, in bytes; beyond it (or for a region larger than it) they are dropped.</summary>
+    /// <summary>Released regions kept for reuse, in bytes; beyond it they are dropped.</summary>
     public const long KeepFreeBytes = 64L * 1024 * 1024;
+
+    /// <summary>
+    /// A released region larger than this is dropped at once: a rare huge message does not hold its
+    /// memory for the connection's life, while a 16 MiB one (a 17 MiB region) is reused rather than
+    /// made, faulted in and zeroed again on every call.
+    /// </summary>
+    public const int KeepRegionBytes = 32 * 1024 * 1024;
 
     private readonly Lock _lock = new();
     private readonly List<OutgoingRegion> _regions = [];
@@ -266,7 +273,7 @@ internal sealed class OutgoingRegions : IDisposable
                 free += other.InUse ? 0 : other.Size;
             }
 
-            if (region.Size <= KeepFreeBytes / 4 && free <= KeepFreeBytes)
+            if (region.Size <= KeepRegionBytes && free <= KeepFreeBytes)
             {
                 return 0;
             }

@@ -16,6 +16,7 @@ internal static unsafe partial class RegionNative
     private const int MapPrivate = 0x02;
     private const int MapFixed = 0x10;
     private const int MapAnonymous = 0x20;
+    private const int MapPopulate = 0x8000;
 
     /// <summary>Whether this platform has memfd regions (Linux).</summary>
     public static bool IsSupported => OperatingSystem.IsLinux();
@@ -46,7 +47,10 @@ internal static unsafe partial class RegionNative
         try
         {
             descriptor.DangerousAddRef(ref added);
-            var address = MemoryMap(0, (nuint)size, protection, MapShared, (int)descriptor.DangerousGetHandle(), 0);
+            // Populated at once: one pass of the kernel instead of a page fault per 4 KiB on first
+            // touch (the sender's copy, the receiver's parse), which cost more than the copy itself
+            // for a fresh 16 MiB region on this VM.
+            var address = MemoryMap(0, (nuint)size, protection, MapShared | MapPopulate, (int)descriptor.DangerousGetHandle(), 0);
             return address == -1 ? throw Error("mmap") : (byte*)address;
         }
         finally
