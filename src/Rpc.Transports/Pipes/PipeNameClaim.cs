@@ -1,5 +1,4 @@
 using System.IO.Pipes;
-using System.Net.Sockets;
 using System.Runtime.Versioning;
 using Rpc.Transports.Internal;
 using Rpc.Transports.Sockets;
@@ -40,34 +39,16 @@ internal sealed class PipeNameClaim
     private readonly string _name;
     private readonly bool _currentUserOnly;
     private readonly PathLock? _lock;
-    private readonly FileStatus? _bound;
     private readonly NamedPipeServerStream _keeper;
     private bool _closed;
 
-    private PipeNameClaim(string name, bool currentUserOnly, string? socketPath, PathLock? pathLock, FileStatus? bound, NamedPipeServerStream keeper)
+    private PipeNameClaim(string name, bool currentUserOnly, PathLock? pathLock, NamedPipeServerStream keeper)
     {
         _name = name;
         _currentUserOnly = currentUserOnly;
-        SocketPath = socketPath;
         _lock = pathLock;
-        _bound = bound;
         _keeper = keeper;
         _live.Add(keeper);
-    }
-
-    /// <summary>The pipe's socket file; <see langword="null"/> on Windows, where a pipe has none.</summary>
-    public string? SocketPath { get; }
-
-    /// <summary>Whether the lock on the name has been let go (the listener closed and every instance disposed); for tests.</summary>
-    internal bool IsReleased
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _closed && _live.Count == 0;
-            }
-        }
     }
 
     /// <summary>Where .NET puts the socket of pipe <paramref name="name"/> on Linux and macOS.</summary>
@@ -84,7 +65,7 @@ internal sealed class PipeNameClaim
         if (OperatingSystem.IsWindows())
         {
             // A real pipe: no file, and FirstPipeInstance makes the system refuse a name in use.
-            return new PipeNameClaim(name, currentUserOnly, null, null, null, CreateFirst(name, address, path: null, currentUserOnly));
+            return new PipeNameClaim(name, currentUserOnly, null, CreateFirst(name, address, path: null, currentUserOnly));
         }
 
         var path = SocketPathOf(name);
@@ -94,8 +75,8 @@ internal sealed class PipeNameClaim
         {
             await UnixSocketBinding.RemoveStaleSocketAsync(path, address, cancellationToken).ConfigureAwait(false);
             keeper = CreateFirst(name, address, path, currentUserOnly);
-            var bound = ApplyMode(path, address, mode);
-            return new PipeNameClaim(name, currentUserOnly, path, pathLock, bound, keeper);
+            ApplyMode(path, address, mode);
+            return new PipeNameClaim(name, currentUserOnly, pathLock, keeper);
         }
         catch
         {
@@ -140,8 +121,9 @@ internal sealed class PipeNameClaim
 
     /// <summary>
     /// The listener stops: no new instances, and the claim's own one goes. The socket stays bound
-    /// while connections last (.NET closes it with its last instance); a pending accept is woken
-    /// so the accept loop can end. Never throws.
+    /// while connections last (.NET closes it with its last instance), and the lock with it. A
+    /// pending accept ends by its cancellation token, which .NET 10 passes to the socket's accept.
+    /// Never throws.
     /// </summary>
     public void Close()
     {
@@ -156,42 +138,6 @@ internal sealed class PipeNameClaim
         }
 
         Dispose(_keeper);
-        lock (_gate)
-        {
-            // Under the gate the lock is still held while anything is live, so the path is still ours.
-            if (_live.Count > 0)
-            {
-                WakePendingAccept();
-            }
-        }
-    }
-
-    /// <summary>
-    /// Connects once and hangs up: .NET's pending accept on the shared socket ends only when a
-    /// client comes or the last instance is disposed, and connections may outlive the listener.
-    /// Non-blocking, so a full backlog (where no accept is pending anyway) cannot hold us.
-    /// </summary>
-    private void WakePendingAccept()
-    {
-        if (SocketPath is null || OperatingSystem.IsWindows())
-        {
-            return;
-        }
-
-        try
-        {
-            if (_bound is { } bound && !(FileStatus.OfPath(SocketPath) is { } now && SameInode(now, bound)))
-            {
-                return;
-            }
-
-            using var wake = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { Blocking = false };
-            wake.Connect(new UnixDomainSocketEndPoint(SocketPath));
-        }
-        catch (Exception ex) when (ex is SocketException or IOException)
-        {
-            // Closed already, or the backlog is full: either way no accept is left waiting on us.
-        }
     }
 
     private static NamedPipeServerStream CreateFirst(string name, TransportAddress address, string? path, bool currentUserOnly)
@@ -217,17 +163,17 @@ internal sealed class PipeNameClaim
 
     /// <summary>
     /// Sets the mode of the socket .NET just bound (with the process's umask) at <paramref name="path"/>,
-    /// after checking that what is there is a socket of this user's, and returns what it is.
+    /// after checking that what is there is a socket of this user's.
     /// Clients that connect before the mode is set are still admitted by their credentials alone.
     /// </summary>
     [UnsupportedOSPlatform("windows")]
-    private static FileStatus? ApplyMode(string path, TransportAddress address, UnixFileMode mode)
+    private static void ApplyMode(string path, TransportAddress address, UnixFileMode mode)
     {
         if (!FileStatus.IsSupported)
         {
             // No statx here to check it first; the socket was bound a moment ago under our lock.
             File.SetUnixFileMode(path, mode);
-            return null;
+            return;
         }
 
         if (FileStatus.OfPath(path) is not { IsSocket: true } created || created.UserId != LocalPeerPolicy.ServerUserId)
@@ -241,8 +187,6 @@ internal sealed class PipeNameClaim
         {
             throw new AddressInUseException($"Cannot listen on '{address}': '{path}' was replaced while its mode was being set.");
         }
-
-        return now;
     }
 
     // Device and inode only: chmod changes the status-change time that FileStatus.Created falls
