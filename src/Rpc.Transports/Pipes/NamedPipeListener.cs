@@ -6,44 +6,27 @@ namespace Rpc.Transports.Pipes;
 /// <summary>
 /// Keeps one server instance of the pipe waiting; each client that connects gets it and a new one
 /// waits. Where the pipe is a Unix socket (Linux, macOS) the peer's credentials decide admission.
+/// Every instance comes from and goes back to the listener's <see cref="PipeNameClaim"/>.
 /// </summary>
 internal sealed class NamedPipeListener : AcceptingListener<NamedPipeServerStream>
 {
+    private readonly PipeNameClaim _claim;
     private readonly string _name;
-    private readonly bool _currentUserOnly;
 
     // Owned by the accept loop; Unbind takes it away from any thread to wake a waiting accept.
     private NamedPipeServerStream? _waiting;
 
-    public NamedPipeListener(string name, TransportAddress address, ListenOptions options, NamedPipeServerStream first, bool currentUserOnly)
+    public NamedPipeListener(PipeNameClaim claim, string name, TransportAddress address, ListenOptions options)
         : base(address, options, Timeout.InfiniteTimeSpan)
     {
+        _claim = claim;
         _name = name;
-        _waiting = first;
-        _currentUserOnly = currentUserOnly;
         StartAccepting();
-    }
-
-    /// <summary>
-    /// A new server instance of <paramref name="name"/>. <paramref name="currentUserOnly"/> makes
-    /// the runtime refuse other users itself; without it the listen options decide.
-    /// </summary>
-    public static NamedPipeServerStream CreateServerStream(string name, bool currentUserOnly)
-    {
-        try
-        {
-            return new NamedPipeServerStream(name, PipeDirection.InOut, NamedPipeServerStream.MaxAllowedServerInstances,
-                PipeTransmissionMode.Byte, PipeOptions.Asynchronous | (currentUserOnly ? PipeOptions.CurrentUserOnly : PipeOptions.None));
-        }
-        catch (IOException ex)
-        {
-            throw new AddressInUseException($"Address in use: 'pipe://{name}': {ex.Message}", ex);
-        }
     }
 
     protected override async ValueTask<NamedPipeServerStream> AcceptRawAsync(CancellationToken cancellationToken)
     {
-        var server = _waiting ??= CreateServerStream(_name, _currentUserOnly);
+        var server = _waiting ??= _claim.CreateInstance();
         try
         {
             await server.WaitForConnectionAsync(cancellationToken).ConfigureAwait(false);
@@ -53,7 +36,7 @@ internal sealed class NamedPipeListener : AcceptingListener<NamedPipeServerStrea
             // A failed instance (a client that gave up mid-connect, a refused user) is broken; the next accept makes a fresh one.
             if (Interlocked.CompareExchange(ref _waiting, null, server) == server)
             {
-                await server.DisposeAsync().ConfigureAwait(false);
+                _claim.Dispose(server);
             }
 
             throw;
@@ -68,12 +51,30 @@ internal sealed class NamedPipeListener : AcceptingListener<NamedPipeServerStrea
         var identity = ReadIdentity(raw);
         LocalPeerPolicy.Admit(Options, identity);
         var peer = PeerCredentials.Describe("pipe", identity, "pipe:" + _name);
-        return ValueTask.FromResult<ITransportConnection>(new StreamConnection(raw, raw, peer, NamedPipeTransport.BufferSize, identity: identity));
+        return ValueTask.FromResult<ITransportConnection>(
+            new StreamConnection(raw, raw, peer, NamedPipeTransport.BufferSize, onClose: () => _claim.Dispose(raw), identity: identity));
     }
 
-    protected override void Discard(NamedPipeServerStream raw) => raw.Dispose();
+    protected override void Discard(NamedPipeServerStream raw) => _claim.Dispose(raw);
 
-    protected override void Unbind() => Interlocked.Exchange(ref _waiting, null)?.Dispose();
+    protected override void Unbind()
+    {
+        if (Interlocked.Exchange(ref _waiting, null) is { } waiting)
+        {
+            _claim.Dispose(waiting);
+        }
+
+        _claim.Close();
+    }
+
+    protected override void OnUnbound()
+    {
+        // An instance the loop made as it was being unbound (its accept then saw the cancellation).
+        if (Interlocked.Exchange(ref _waiting, null) is { } stray)
+        {
+            _claim.Dispose(stray);
+        }
+    }
 
     protected override string Describe(NamedPipeServerStream raw) => PeerCredentials.Describe("pipe", ReadIdentity(raw), "a peer");
 

@@ -5,7 +5,8 @@ namespace Rpc.Transports.Pipes;
 
 /// <summary>
 /// Named pipes: <c>pipe://name</c> or <c>pipe://./name</c>. On Windows a real pipe; on Linux and
-/// macOS .NET carries it on a Unix socket. Only the current user may connect.
+/// macOS .NET carries it on a Unix socket, claimed as unix:// claims its path (see
+/// <see cref="PipeNameClaim"/>). Only the current user may connect unless the listen options allow more.
 /// </summary>
 public sealed class NamedPipeTransport : ITransport
 {
@@ -18,7 +19,7 @@ public sealed class NamedPipeTransport : ITransport
     public void Validate(TransportAddress address) => GetPipeName(address);
 
     /// <inheritdoc/>
-    public ValueTask<ITransportListener> BindAsync(TransportAddress address, ListenOptions options, CancellationToken cancellationToken)
+    public async ValueTask<ITransportListener> BindAsync(TransportAddress address, ListenOptions options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(options);
         var name = GetPipeName(address);
@@ -26,8 +27,16 @@ public sealed class NamedPipeTransport : ITransport
         // it while only our user may connect, and let the listen options decide otherwise.
         var currentUserOnly = LocalPeerPolicy.OwnUserOnly(options);
         // Claim the name now, so "in use" is reported by Listen rather than by the first accept.
-        var first = NamedPipeListener.CreateServerStream(name, currentUserOnly);
-        return ValueTask.FromResult<ITransportListener>(new NamedPipeListener(name, address, options, first, currentUserOnly));
+        var claim = await PipeNameClaim.TakeAsync(name, address, options.FileMode ?? PipeNameClaim.DefaultFileMode, currentUserOnly, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return new NamedPipeListener(claim, name, address, options);
+        }
+        catch
+        {
+            claim.Close();
+            throw;
+        }
     }
 
     /// <inheritdoc/>
