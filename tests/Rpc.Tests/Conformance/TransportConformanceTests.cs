@@ -19,10 +19,12 @@ public sealed class NamedPipeConformanceTests : ConformanceTests
         if (graceful)
         {
             Assert.False(File.Exists(path), $"The server left {path} behind.");
+            Assert.False(File.Exists(path + ".lock"), $"The server left {path}.lock behind.");
         }
         else
         {
             File.Delete(path);
+            File.Delete(path + ".lock");
         }
     }
 }

@@ -16,7 +16,11 @@ public sealed class UnixSocketFaultTests(ITestOutputHelper output) : ProcessFaul
 
     protected override EndPoint RawEndPoint(string address) => new UnixDomainSocketEndPoint(address["unix://".Length..]);
 
-    protected override void RemoveLeftovers(string address) => File.Delete(address["unix://".Length..]);
+    protected override void RemoveLeftovers(string address)
+    {
+        File.Delete(address["unix://".Length..]);
+        File.Delete(address["unix://".Length..] + ".lock");
+    }
 }
 
 public sealed class NamedPipeFaultTests(ITestOutputHelper output) : ProcessFaultTests(output)
@@ -26,7 +30,11 @@ public sealed class NamedPipeFaultTests(ITestOutputHelper output) : ProcessFault
     // On Unix, .NET carries a named pipe on a socket file named after it.
     protected override EndPoint RawEndPoint(string address) => new UnixDomainSocketEndPoint(PipePath(address));
 
-    protected override void RemoveLeftovers(string address) => File.Delete(PipePath(address));
+    protected override void RemoveLeftovers(string address)
+    {
+        File.Delete(PipePath(address));
+        File.Delete(PipePath(address) + ".lock");
+    }
 
     private static string PipePath(string address) => Path.Combine(Path.GetTempPath(), "CoreFxPipe_" + address["pipe://".Length..]);
 }
