@@ -62,6 +62,9 @@ internal sealed class SharedMemoryConnection : TransportConnection, IDescriptorC
     /// <inheritdoc/>
     public int MappedPayloadThreshold { get; }
 
+    /// <summary>The control socket; for tests that play a broken peer.</summary>
+    internal Socket Control => _control;
+
     /// <summary>The ring this side sends on; for tests.</summary>
     internal SharedRing Outgoing => _outgoing;
 
