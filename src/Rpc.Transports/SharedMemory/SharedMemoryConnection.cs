@@ -124,6 +124,9 @@ internal sealed class SharedMemoryConnection : TransportConnection, IDescriptorC
         if (received <= 0)
         {
             // Nothing yet, or the peer is gone (the watcher sees that and ends the connection).
+            // A descriptor never comes without its byte; were it to, it is closed, not leaked.
+            descriptor?.Dispose();
+            descriptor = null;
             return false;
         }
 
