@@ -94,6 +94,33 @@ public sealed class DescriptorChannelTests
     [Theory]
     [InlineData("unix")]
     [InlineData("shm")]
+    public async Task SendDescriptor_BehindMegabytesThePeerHasNotRead_ArrivesOnceItReads(string scheme)
+    {
+        await using var endpoint = await DescriptorEndpoint.BindAsync(scheme);
+        var (client, server) = await endpoint.ConnectAsync();
+
+        // More than the socket (or ring) and the peer's input pipe hold: the send loop is held up
+        // by a full medium when the descriptor is queued, and sends it only as the peer reads.
+        var chunk = new byte[64 * 1024];
+        for (var i = 0; i < 64; i++)
+        {
+            await client.Transport.Output.WriteAsync(chunk).DefaultTimeout();
+        }
+
+        Channel(client).SendDescriptor(DescriptorEndpoint.NewRegion("behind the backlog"));
+        await client.Transport.Output.WriteAsync(Marker(13)).DefaultTimeout();
+        await DescriptorEndpoint.ReadThroughAsync(server.Transport.Input, Marker(13));
+
+        Assert.True(Channel(server).TryReceiveDescriptor(out var received));
+        using (received)
+        {
+            Assert.Equal("behind the backlog", DescriptorEndpoint.ReadRegion(received));
+        }
+    }
+
+    [Theory]
+    [InlineData("unix")]
+    [InlineData("shm")]
     public async Task TryReceiveDescriptor_NoneSent_ReturnsFalseWithoutBlocking(string scheme)
     {
         await using var endpoint = await DescriptorEndpoint.BindAsync(scheme);
