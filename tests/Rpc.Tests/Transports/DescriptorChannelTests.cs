@@ -118,6 +118,88 @@ public sealed class DescriptorChannelTests
         }
     }
 
+    [Fact]
+    public async Task SendOnFullSocket_RefusedThenSentOnceThePeerReads_AndTheWaitEndsOnShutdown()
+    {
+        // The send loop's rare path, driven directly: a unix socket whose buffer is full refuses the
+        // descriptor's byte, the wait ends once the peer reads, and a shutdown ends it too.
+        var path = TestPaths.NewSocketPath();
+        using var listening = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listening.Bind(new UnixDomainSocketEndPoint(path));
+        listening.Listen(1);
+        try
+        {
+            using var sender = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await sender.ConnectAsync(new UnixDomainSocketEndPoint(path)).DefaultTimeout();
+            using var receiver = await listening.AcceptAsync().DefaultTimeout();
+            sender.Blocking = false;
+            FillUntilFull(sender);
+
+            using var region = DescriptorEndpoint.NewRegion("after the wait");
+            int[] descriptors = [(int)region.DangerousGetHandle()];
+            Assert.Equal(-1, DescriptorPassing.Send(sender.SafeHandle, [42], descriptors));
+
+            var writable = Task.Run(() => DescriptorPassing.WaitWritable(sender.SafeHandle));
+            var drained = Task.Run(() => DrainUntilDescriptor(receiver));
+            await writable.DefaultTimeout();
+            Assert.Equal(1, DescriptorPassing.Send(sender.SafeHandle, [42], descriptors));
+            using (var received = await drained.DefaultTimeout())
+            {
+                Assert.Equal("after the wait", DescriptorEndpoint.ReadRegion(received));
+            }
+
+            FillUntilFull(sender);
+            var waiting = Task.Run(() => DescriptorPassing.WaitWritable(sender.SafeHandle));
+            sender.Shutdown(SocketShutdown.Both);
+            await waiting.DefaultTimeout();
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static void FillUntilFull(Socket sender)
+    {
+        var chunk = new byte[64 * 1024];
+        try
+        {
+            // Bounded: a unix socket's buffer is a few hundred KiB; 1 GiB would mean it never fills.
+            for (var sent = 0L; sent < 1L << 30; sent += sender.Send(chunk))
+            {
+            }
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.WouldBlock)
+        {
+            return;
+        }
+
+        Assert.Fail("The socket's buffer never filled.");
+    }
+
+    private static SafeFileHandle DrainUntilDescriptor(Socket receiver)
+    {
+        var buffer = new byte[256 * 1024];
+        Span<int> passed = stackalloc int[1];
+        using var deadline = new CancellationTokenSource(Infrastructure.TaskExtensions.DefaultTimeoutSpan);
+        while (!deadline.IsCancellationRequested)
+        {
+            if (!receiver.Poll(TimeSpan.FromMilliseconds(100), SelectMode.SelectRead))
+            {
+                continue;
+            }
+
+            var received = DescriptorPassing.Receive(receiver.SafeHandle, buffer, passed, out var count);
+            Assert.NotEqual(0, received);
+            if (count == 1)
+            {
+                return new SafeFileHandle(passed[0], ownsHandle: true);
+            }
+        }
+
+        throw new TimeoutException("The descriptor never arrived.");
+    }
+
     [Theory]
     [InlineData("unix")]
     [InlineData("shm")]
