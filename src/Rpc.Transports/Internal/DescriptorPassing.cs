@@ -22,6 +22,9 @@ internal static unsafe partial class DescriptorPassing
     /// </summary>
     public const int MaxPerMessage = 16;
 
+    // SCM_MAX_FD: the most the kernel lets one message carry.
+    private const int MaxSendable = 253;
+
     private const int HeaderSize = 16; // sizeof(struct cmsghdr) on 64-bit Linux
     private const int SolSocket = 1;
     private const int ScmRights = 1;
@@ -44,9 +47,9 @@ internal static unsafe partial class DescriptorPassing
     /// <exception cref="IOException">The socket failed (the peer is gone, say).</exception>
     public static int Send(SafeHandle socket, ReadOnlySpan<byte> data, ReadOnlySpan<int> descriptors)
     {
-        if (data.IsEmpty || descriptors.Length is 0 or > MaxPerMessage)
+        if (data.IsEmpty || descriptors.Length is 0 or > MaxSendable)
         {
-            throw new ArgumentOutOfRangeException(nameof(descriptors), "A message carries 1 to 16 descriptors and at least one byte.");
+            throw new ArgumentOutOfRangeException(nameof(descriptors), "A message carries 1 to 253 descriptors and at least one byte.");
         }
 
         var controlSize = Space(descriptors.Length);
@@ -161,6 +164,7 @@ internal static unsafe partial class DescriptorPassing
     /// Blocks until the peer of <paramref name="socket"/> ends its stream or goes, or this side shuts
     /// the socket down. Unlike a read, it consumes nothing: bytes and descriptors stay queued.
     /// </summary>
+    /// <remarks>shutdown(2) of a Unix stream socket cannot fail, so a closing side always ends this wait.</remarks>
     public static void WaitHangUp(SafeHandle socket) => Wait(socket, PollReadHangUp);
 
     /// <summary>Bytes queued on <paramref name="socket"/> that nobody has received yet.</summary>

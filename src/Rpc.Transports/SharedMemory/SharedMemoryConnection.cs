@@ -62,6 +62,9 @@ internal sealed class SharedMemoryConnection : TransportConnection, IDescriptorC
     /// <inheritdoc/>
     public int MappedPayloadThreshold { get; }
 
+    /// <summary>The control socket; for tests that play a broken peer.</summary>
+    internal Socket Control => _control;
+
     /// <summary>The ring this side sends on; for tests.</summary>
     internal SharedRing Outgoing => _outgoing;
 
@@ -121,6 +124,9 @@ internal sealed class SharedMemoryConnection : TransportConnection, IDescriptorC
         if (received <= 0)
         {
             // Nothing yet, or the peer is gone (the watcher sees that and ends the connection).
+            // A descriptor never comes without its byte; were it to, it is closed, not leaked.
+            descriptor?.Dispose();
+            descriptor = null;
             return false;
         }
 

@@ -3,7 +3,7 @@ using Rpc.Transports.Internal;
 
 namespace Rpc.Transports.Sockets;
 
-/// <summary>A connected stream socket (Unix domain or TCP).</summary>
+/// <summary>A connected stream socket: TCP as it is, Unix domain through <see cref="UnixSocketConnection"/>, which adds descriptor passing.</summary>
 /// <remarks>
 /// Where poll(2) exists the connection receives on a thread of its own that waits in the kernel,
 /// so arriving bytes wake that thread directly and the protocol's frame loop runs on it. An

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Net.Sockets;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
 using Rpc.Tests.Infrastructure;
@@ -93,6 +94,115 @@ public sealed class DescriptorChannelTests
     [Theory]
     [InlineData("unix")]
     [InlineData("shm")]
+    public async Task SendDescriptor_BehindMegabytesThePeerHasNotRead_ArrivesOnceItReads(string scheme)
+    {
+        await using var endpoint = await DescriptorEndpoint.BindAsync(scheme);
+        var (client, server) = await endpoint.ConnectAsync();
+
+        // More than the socket (or ring) and the peer's input pipe hold: the send loop is held up
+        // by a full medium when the descriptor is queued, and sends it only as the peer reads.
+        var chunk = new byte[64 * 1024];
+        for (var i = 0; i < 64; i++)
+        {
+            await client.Transport.Output.WriteAsync(chunk).DefaultTimeout();
+        }
+
+        Channel(client).SendDescriptor(DescriptorEndpoint.NewRegion("behind the backlog"));
+        await client.Transport.Output.WriteAsync(Marker(13)).DefaultTimeout();
+        await DescriptorEndpoint.ReadThroughAsync(server.Transport.Input, Marker(13));
+
+        Assert.True(Channel(server).TryReceiveDescriptor(out var received));
+        using (received)
+        {
+            Assert.Equal("behind the backlog", DescriptorEndpoint.ReadRegion(received));
+        }
+    }
+
+    [Fact]
+    public async Task SendOnFullSocket_RefusedThenSentOnceThePeerReads_AndTheWaitEndsOnShutdown()
+    {
+        // The send loop's rare path, driven directly: a unix socket whose buffer is full refuses the
+        // descriptor's byte, the wait ends once the peer reads, and a shutdown ends it too.
+        var path = TestPaths.NewSocketPath();
+        using var listening = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listening.Bind(new UnixDomainSocketEndPoint(path));
+        listening.Listen(1);
+        try
+        {
+            using var sender = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await sender.ConnectAsync(new UnixDomainSocketEndPoint(path)).DefaultTimeout();
+            using var receiver = await listening.AcceptAsync().DefaultTimeout();
+            sender.Blocking = false;
+            FillUntilFull(sender);
+
+            using var region = DescriptorEndpoint.NewRegion("after the wait");
+            int[] descriptors = [(int)region.DangerousGetHandle()];
+            Assert.Equal(-1, DescriptorPassing.Send(sender.SafeHandle, [42], descriptors));
+
+            var writable = Task.Run(() => DescriptorPassing.WaitWritable(sender.SafeHandle));
+            var drained = Task.Run(() => DrainUntilDescriptor(receiver));
+            await writable.DefaultTimeout();
+            Assert.Equal(1, DescriptorPassing.Send(sender.SafeHandle, [42], descriptors));
+            using (var received = await drained.DefaultTimeout())
+            {
+                Assert.Equal("after the wait", DescriptorEndpoint.ReadRegion(received));
+            }
+
+            FillUntilFull(sender);
+            var waiting = Task.Run(() => DescriptorPassing.WaitWritable(sender.SafeHandle));
+            sender.Shutdown(SocketShutdown.Both);
+            await waiting.DefaultTimeout();
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static void FillUntilFull(Socket sender)
+    {
+        var chunk = new byte[64 * 1024];
+        try
+        {
+            // Bounded: a unix socket's buffer is a few hundred KiB; 1 GiB would mean it never fills.
+            for (var sent = 0L; sent < 1L << 30; sent += sender.Send(chunk))
+            {
+            }
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.WouldBlock)
+        {
+            return;
+        }
+
+        Assert.Fail("The socket's buffer never filled.");
+    }
+
+    private static SafeFileHandle DrainUntilDescriptor(Socket receiver)
+    {
+        var buffer = new byte[256 * 1024];
+        Span<int> passed = stackalloc int[1];
+        using var deadline = new CancellationTokenSource(Infrastructure.TaskExtensions.DefaultTimeoutSpan);
+        while (!deadline.IsCancellationRequested)
+        {
+            if (!receiver.Poll(TimeSpan.FromMilliseconds(100), SelectMode.SelectRead))
+            {
+                continue;
+            }
+
+            var received = DescriptorPassing.Receive(receiver.SafeHandle, buffer, passed, out var count);
+            Assert.NotEqual(0, received);
+            if (count == 1)
+            {
+                return new SafeFileHandle(passed[0], ownsHandle: true);
+            }
+        }
+
+        throw new TimeoutException("The descriptor never arrived.");
+    }
+
+    [Theory]
+    [InlineData("unix")]
+    [InlineData("shm")]
     public async Task TryReceiveDescriptor_NoneSent_ReturnsFalseWithoutBlocking(string scheme)
     {
         await using var endpoint = await DescriptorEndpoint.BindAsync(scheme);
@@ -138,14 +248,74 @@ public sealed class DescriptorChannelTests
         }
 
         // The other connection of the same listener is untouched.
-        Channel(client).SendDescriptor(DescriptorEndpoint.NewRegion("still fine"));
-        await client.Transport.Output.WriteAsync(Marker(10)).DefaultTimeout();
-        await DescriptorEndpoint.ReadThroughAsync(server.Transport.Input, Marker(10));
-        Assert.True(Channel(server).TryReceiveDescriptor(out var received));
-        using (received)
+        await AssertCarriesAsync(client, server, "still fine");
+    }
+
+    [Fact]
+    public async Task Receive_PeerAttachesSeventeenToOneByte_FailsOnlyThatConnection()
+    {
+        await using var endpoint = await DescriptorEndpoint.BindAsync("unix");
+        var (client, server) = await endpoint.ConnectAsync();
+        using var hostile = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        var accepting = endpoint.AcceptAsync();
+        await hostile.ConnectAsync(new UnixDomainSocketEndPoint(endpoint.Address.Target)).DefaultTimeout();
+        var victim = await accepting;
+
+        var regions = Enumerable.Range(0, 17).Select(i => DescriptorEndpoint.NewRegion($"one of many {i}")).ToArray();
+        try
         {
-            Assert.Equal("still fine", DescriptorEndpoint.ReadRegion(received));
+            Assert.Equal(1, DescriptorPassing.Send(hostile.SafeHandle, [1], regions.Select(r => (int)r.DangerousGetHandle()).ToArray()));
         }
+        finally
+        {
+            foreach (var region in regions)
+            {
+                region.Dispose();
+            }
+        }
+
+        var ended = await DescriptorEndpoint.ReadToEndAsync(victim.Transport.Input);
+        Assert.IsType<IOException>(ended);
+        Assert.False(Channel(victim).TryReceiveDescriptor(out _));
+        await AssertCarriesAsync(client, server, "after the hostile one");
+    }
+
+    [Fact]
+    public async Task TryReceiveDescriptor_ShmPeerSendsAByteWithoutDescriptor_FailsOnlyThatConnection()
+    {
+        await using var endpoint = await DescriptorEndpoint.BindAsync("shm");
+        var (hostile, victim) = await endpoint.ConnectAsync();
+        var (client, server) = await endpoint.ConnectAsync();
+
+        ((SharedMemoryConnection)hostile).Control.Send("D"u8);
+        await hostile.Transport.Output.WriteAsync(Marker(11)).DefaultTimeout();
+        await DescriptorEndpoint.ReadThroughAsync(victim.Transport.Input, Marker(11));
+
+        Assert.Throws<IOException>(() => Channel(victim).TryReceiveDescriptor(out _));
+        await DescriptorEndpoint.ReadToEndAsync(victim.Transport.Input);
+        await AssertCarriesAsync(client, server, "beside the hostile one");
+    }
+
+    [Fact]
+    public async Task TryReceiveDescriptor_ShmPeerSendsTwoWithOneByte_FailsOnlyThatConnection()
+    {
+        await using var endpoint = await DescriptorEndpoint.BindAsync("shm");
+        var (hostile, victim) = await endpoint.ConnectAsync();
+        var (client, server) = await endpoint.ConnectAsync();
+
+        using (var first = DescriptorEndpoint.NewRegion("first"))
+        using (var second = DescriptorEndpoint.NewRegion("second"))
+        {
+            var control = ((SharedMemoryConnection)hostile).Control.SafeHandle;
+            Assert.Equal(1, DescriptorPassing.Send(control, "D"u8, [(int)first.DangerousGetHandle(), (int)second.DangerousGetHandle()]));
+        }
+
+        await hostile.Transport.Output.WriteAsync(Marker(12)).DefaultTimeout();
+        await DescriptorEndpoint.ReadThroughAsync(victim.Transport.Input, Marker(12));
+
+        Assert.Throws<IOException>(() => Channel(victim).TryReceiveDescriptor(out _));
+        await DescriptorEndpoint.ReadToEndAsync(victim.Transport.Input);
+        await AssertCarriesAsync(client, server, "beside the hostile one");
     }
 
     [Theory]
@@ -216,6 +386,19 @@ public sealed class DescriptorChannelTests
     {
         Assert.Equal(131072, new UnixSocketTransportOptions().MappedPayloadThreshold);
         Assert.Equal(131072, new SharedMemoryTransportOptions().MappedPayloadThreshold);
+    }
+
+    /// <summary>A descriptor and a marker from <paramref name="client"/> reach <paramref name="server"/>.</summary>
+    private static async Task AssertCarriesAsync(ITransportConnection client, ITransportConnection server, string content)
+    {
+        Channel(client).SendDescriptor(DescriptorEndpoint.NewRegion(content));
+        await client.Transport.Output.WriteAsync(Marker(99)).DefaultTimeout();
+        await DescriptorEndpoint.ReadThroughAsync(server.Transport.Input, Marker(99));
+        Assert.True(Channel(server).TryReceiveDescriptor(out var received));
+        using (received)
+        {
+            Assert.Equal(content, DescriptorEndpoint.ReadRegion(received));
+        }
     }
 
     private static IDescriptorChannel Channel(ITransportConnection connection) =>
@@ -345,6 +528,17 @@ internal sealed class DescriptorEndpoint : IAsyncDisposable
 
         var listener = await transport.BindAsync(address, new ListenOptions(), CancellationToken.None).DefaultTimeout();
         return new DescriptorEndpoint(transport, listener);
+    }
+
+    /// <summary>The address the listener is bound to.</summary>
+    public TransportAddress Address => _listener.Address;
+
+    /// <summary>The server's end of the next connection; disposed with the endpoint.</summary>
+    public async Task<ITransportConnection> AcceptAsync()
+    {
+        var server = await _listener.AcceptAsync().AsTask().DefaultTimeout() ?? throw new InvalidOperationException("The listener closed.");
+        _connections.Add(server);
+        return server;
     }
 
     /// <summary>A new client connection and the server's end of it.</summary>
