@@ -7,23 +7,18 @@ namespace Rpc.Transports.Protocol.Mapping;
 /// reader parses straight from the mapping and then releases. Its state is guarded by
 /// <see cref="IncomingRegions"/>'s lock.
 /// </summary>
-internal sealed unsafe class IncomingRegion : MemoryManager<byte>
+internal sealed unsafe class IncomingRegion : MappedMemory
 {
     private readonly IncomingRegions _owner;
 
     public IncomingRegion(IncomingRegions owner, uint id, byte* address, int size)
+        : base(address, size)
     {
         _owner = owner;
         Id = id;
-        Address = address;
-        Size = size;
     }
 
     public uint Id { get; }
-
-    public byte* Address { get; }
-
-    public int Size { get; }
 
     /// <summary>A message in it has not been released yet.</summary>
     public bool Busy { get; set; }
@@ -39,17 +34,4 @@ internal sealed unsafe class IncomingRegion : MemoryManager<byte>
 
     /// <summary>Any thread, once: the message was parsed (or will never be); the peer may reuse the region.</summary>
     public void Release() => _owner.OnMessageReleased(this);
-
-    public override Span<byte> GetSpan() => new(Address, Size);
-
-    public override MemoryHandle Pin(int elementIndex = 0) => new(Address + elementIndex);
-
-    public override void Unpin()
-    {
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        // The mapping's life is the owner's to end (IncomingRegions), not the memory manager's.
-    }
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Microsoft.Win32.SafeHandles;
 
 namespace Rpc.Transports.Protocol.Mapping;
@@ -11,14 +10,13 @@ namespace Rpc.Transports.Protocol.Mapping;
 /// A memory manager too, so a serializer can write a message straight into it and the stream can
 /// tell (<c>MemoryMarshal.TryGetMemoryManager</c>) that a message already lies in a region.
 /// </remarks>
-internal sealed unsafe class OutgoingRegion : MemoryManager<byte>
+internal sealed unsafe class OutgoingRegion : MappedMemory
 {
     public OutgoingRegion(OutgoingRegions owner, SafeFileHandle descriptor, byte* address, int size)
+        : base(address, size)
     {
         Owner = owner;
         PendingDescriptor = descriptor;
-        Address = address;
-        Size = size;
     }
 
     public OutgoingRegions Owner { get; }
@@ -28,10 +26,6 @@ internal sealed unsafe class OutgoingRegion : MemoryManager<byte>
 
     /// <summary>The id the peer knows it by; 0 until its descriptor was sent.</summary>
     public uint Id { get; set; }
-
-    public int Size { get; }
-
-    public byte* Address { get; }
 
     /// <summary>The descriptor, until it goes to the peer with the region's first reference.</summary>
     public SafeFileHandle? PendingDescriptor { get; set; }
@@ -47,17 +41,4 @@ internal sealed unsafe class OutgoingRegion : MemoryManager<byte>
 
     /// <summary>Where the writer copies a message of <paramref name="length"/> bytes.</summary>
     public Span<byte> GetSpan(int length) => new(Address, length);
-
-    public override Span<byte> GetSpan() => new(Address, Size);
-
-    public override MemoryHandle Pin(int elementIndex = 0) => new(Address + elementIndex);
-
-    public override void Unpin()
-    {
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        // The mapping's life is the owner's to end (OutgoingRegions), not the memory manager's.
-    }
 }
