@@ -63,19 +63,10 @@ internal sealed partial class CallStream
         }
 
         var messageLength = frames.Message.Length;
-        if (frames.HasMessage && messageLength >= _connection.MappedPayloadThreshold && _connection.OutgoingRegions is { } regions)
-        {
-            // Serialized straight into one of this connection's regions, or copied into one now.
-            var serializedInto = MemoryMarshal.TryGetMemoryManager(frames.Message, out Mapping.OutgoingRegion? manager, out var start, out _)
-                && start == 0 && manager.Owner == regions;
-            if ((serializedInto ? manager : regions.TryAcquire(messageLength)) is { } region)
-            {
-                await SendMappedAsync(frames, region, copy: !serializedInto, cancellationToken).ConfigureAwait(false);
-                return;
-            }
-        }
-
-        var whole = !frames.HasMessage
+        var copy = false;
+        var region = frames.HasMessage ? TakeRegion(frames.Message, out copy) : null;
+        var whole = region is not null
+            || !frames.HasMessage
             || messageLength == 0
             || (messageLength <= _connection.PeerSettings.MaxFrameSize && TryTakeWindow(messageLength));
         try
@@ -85,7 +76,11 @@ internal sealed partial class CallStream
                 await _connection.WaitForOutputRoomAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            if (whole)
+            if (region is not null)
+            {
+                await WriteMappedAsync(frames, region, copy).ConfigureAwait(false);
+            }
+            else if (whole)
             {
                 await _connection.WriteAsync((this, frames), static (writer, state) => state.Item1.WriteAll(writer, state.frames)).ConfigureAwait(false);
             }
@@ -104,6 +99,15 @@ internal sealed partial class CallStream
             await ResetAsync(ex.Status).ConfigureAwait(false);
             throw new StreamResetException(ex.Status);
         }
+        finally
+        {
+            if (region is not null)
+            {
+                // Referenced: the peer will release it; otherwise the message never went and it is free again.
+                _connection.OutgoingRegions!.FinishWrite(region, region.Referenced);
+                region.Referenced = false;
+            }
+        }
 
         if (frames.TrailersStatus is not null && TryClose())
         {
@@ -114,63 +118,70 @@ internal sealed partial class CallStream
     }
 
     /// <summary>
-    /// Sends the message through <paramref name="region"/>: it is copied there unless it was
-    /// serialized there (<paramref name="copy"/>; either way outside any lock),
-    /// and the stream carries only a reference frame, which takes no flow-control window.
+    /// The region a message of at least the connection's threshold goes through: the one it was
+    /// serialized into (<paramref name="copy"/> false), or a free one it is to be copied into;
+    /// null when it takes the stream.
     /// </summary>
-    private async ValueTask SendMappedAsync(OutgoingFrames frames, Mapping.OutgoingRegion region, bool copy, CancellationToken cancellationToken)
+    private Mapping.OutgoingRegion? TakeRegion(ReadOnlyMemory<byte> message, out bool copy)
     {
-        var regions = _connection.OutgoingRegions!;
-        var referenced = false;
-        try
+        copy = false;
+        if (_connection.OutgoingRegions is not { } regions || message.Length < regions.Threshold)
         {
-            if (copy)
+            return null;
+        }
+
+        if (MemoryMarshal.TryGetMemoryManager(message, out Mapping.OutgoingRegion? serializedInto, out var start, out _)
+            && start == 0 && serializedInto.Owner == regions)
+        {
+            return serializedInto;
+        }
+
+        copy = true;
+        return regions.TryAcquire(message.Length);
+    }
+
+    /// <summary>
+    /// Writes the message as a reference to <paramref name="region"/>, copying it there first unless
+    /// it was serialized there (outside any lock either way); the reference frame takes no
+    /// flow-control window.
+    /// </summary>
+    private ValueTask WriteMappedAsync(OutgoingFrames frames, Mapping.OutgoingRegion region, bool copy)
+    {
+        if (copy)
+        {
+            frames.Message.Span.CopyTo(region.GetSpan(frames.Message.Length));
+        }
+
+        return _connection.WriteAsync((this, frames, region), static (writer, state) =>
+        {
+            var (stream, frames, region) = state;
+            stream.WritePrefix(writer, ref frames);
+            var flags = frames.MessageCompressed ? FrameFlags.Compressed : FrameFlags.None;
+            if (frames.EndStream)
             {
-                frames.Message.Span.CopyTo(region.GetSpan(frames.Message.Length));
+                flags |= FrameFlags.EndStream;
+                frames.EndStream = false;
             }
 
-            await _connection.WaitForOutputRoomAsync(cancellationToken).ConfigureAwait(false);
-            await _connection.WriteAsync((this, frames, region), static (writer, state) =>
+            bool announces;
+            try
             {
-                var (stream, frames, region) = state;
-                stream.WritePrefix(writer, ref frames);
-                var flags = frames.MessageCompressed ? FrameFlags.Compressed : FrameFlags.None;
-                if (frames.EndStream)
-                {
-                    flags |= FrameFlags.EndStream;
-                    frames.EndStream = false;
-                }
-
                 // The descriptor goes first, and under the write lock: the peer takes descriptors
                 // in the order the references announcing them arrive.
-                var announces = stream._connection.OutgoingRegions!.Announce(region);
-                FrameWriter.WriteMessageReference(writer, stream.Id, region.Id, frames.Message.Length, announces ? region.Size : 0, flags);
-                region.Referenced = true;
-                stream.WriteSuffix(writer, frames);
-            }).ConfigureAwait(false);
-        }
-        catch (IOException ex)
-        {
-            throw new StreamResetException(new Status(StatusCode.Unavailable, $"The connection failed: {ex.Message}", ex));
-        }
-        catch (HeadersTooLargeException ex)
-        {
-            await ResetAsync(ex.Status).ConfigureAwait(false);
-            throw new StreamResetException(ex.Status);
-        }
-        finally
-        {
-            referenced = region.Referenced;
-            region.Referenced = false;
-            regions.FinishWrite(region, referenced);
-        }
+                announces = stream._connection.OutgoingRegions!.Announce(region);
+            }
+            catch (IOException ex)
+            {
+                // The medium broke its ordering promise (or ended): nothing after this can be
+                // trusted on this connection, so it goes, failing every call with Unavailable.
+                stream._connection.Abort(ex);
+                throw;
+            }
 
-        if (frames.TrailersStatus is not null && TryClose())
-        {
-            _connection.RemoveStream(this);
-            _connection.RequestAssemblySweep();
-            CompleteQueue();
-        }
+            FrameWriter.WriteMessageReference(writer, stream.Id, region.Id, frames.Message.Length, announces ? region.Size : 0, flags);
+            region.Referenced = true;
+            stream.WriteSuffix(writer, frames);
+        });
     }
 
     private void WriteAll(PipeWriter writer, OutgoingFrames frames)

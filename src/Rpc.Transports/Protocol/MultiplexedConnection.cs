@@ -99,9 +99,6 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
 
     public ConnectionSettings LocalSettings { get; }
 
-    /// <summary>The smallest message sent through a mapped region; <see cref="int.MaxValue"/> when none is (docs/mapped-payloads.md).</summary>
-    internal int MappedPayloadThreshold { get; private set; } = int.MaxValue;
-
     /// <summary>The regions this side sends large messages through; null when the peer maps none.</summary>
     internal Mapping.OutgoingRegions? OutgoingRegions { get; private set; }
 
@@ -191,7 +188,6 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
             if (PeerSettings.MappedPayloadLimit > 0)
             {
                 OutgoingRegions = new Mapping.OutgoingRegions(_descriptors, Math.Min(PeerSettings.MappedPayloadLimit, LocalSettings.MappedPayloadLimit), _descriptors.MappedPayloadThreshold);
-                MappedPayloadThreshold = _descriptors.MappedPayloadThreshold;
             }
         }
 

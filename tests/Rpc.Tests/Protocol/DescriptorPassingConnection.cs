@@ -49,7 +49,19 @@ internal sealed class DescriptorPassingConnection : ITransportConnection, IDescr
         return (new DescriptorPassingConnection(client, toClient, toServer, threshold), new DescriptorPassingConnection(server, toServer, toClient, threshold));
     }
 
-    public void SendDescriptor(SafeFileHandle descriptor) => _outgoing.Enqueue(descriptor);
+    /// <summary>Makes <see cref="SendDescriptor"/> fail as a broken medium's does: the descriptor closed, an IOException.</summary>
+    public bool FailSends { get; set; }
+
+    public void SendDescriptor(SafeFileHandle descriptor)
+    {
+        if (FailSends)
+        {
+            descriptor.Dispose();
+            throw new IOException("The medium cannot carry descriptors any more.");
+        }
+
+        _outgoing.Enqueue(descriptor);
+    }
 
     public bool TryReceiveDescriptor([NotNullWhen(true)] out SafeFileHandle? descriptor) => _incoming.TryDequeue(out descriptor);
 

@@ -19,6 +19,7 @@ public sealed class MappedPayloadTests : IAsyncLifetime
     private const int OutgoingRegionsMax = Rpc.Transports.Protocol.Mapping.OutgoingRegions.MaxRegions;
     private readonly ConnectionPair.Acceptor _calls = new(null);
     private MultiplexedConnection _client = null!;
+    private DescriptorPassingConnection _clientTransport = null!;
     private MultiplexedConnection _server = null!;
 
     public Task InitializeAsync() => StartAsync(new ConnectionOptions { MaxReceiveMessageSize = 64 * 1024 * 1024 });
@@ -183,6 +184,19 @@ public sealed class MappedPayloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DescriptorSendFails_CallFailsUnavailable_ConnectionGoes()
+    {
+        var (stream, _) = await StartCallAsync(message: null);
+        _clientTransport.FailSends = true;
+
+        var failure = await Assert.ThrowsAsync<StreamResetException>(() => stream.SendAsync(OutgoingFrames.ForMessage(RandomBytes(200_000, seed: 12))).AsTask().DefaultTimeout());
+
+        Assert.Equal(StatusCode.Unavailable, failure.Status.StatusCode);
+        await _client.Closed.DefaultTimeout();
+        Assert.Equal(0, _client.OutgoingRegions!.InUseCount);
+    }
+
+    [Fact]
     public async Task MappingOff_NoRegionIsMade()
     {
         await DisposeAsync();
@@ -266,6 +280,7 @@ public sealed class MappedPayloadTests : IAsyncLifetime
     private async Task StartAsync(ConnectionOptions options)
     {
         var (client, server) = DescriptorPassingConnection.CreatePair(Threshold);
+        _clientTransport = client;
         _client = new MultiplexedConnection(client, options, acceptor: null, NullLogger.Instance);
         _server = new MultiplexedConnection(server, options, _calls, NullLogger.Instance);
         await Task.WhenAll(_client.StartAsync(CancellationToken.None), _server.StartAsync(CancellationToken.None)).DefaultTimeout();

@@ -115,6 +115,7 @@ internal sealed class IncomingRegions : IDisposable
     /// <summary>Any thread: the message in <paramref name="region"/> was parsed or dropped.</summary>
     public void OnMessageReleased(IncomingRegion region)
     {
+        bool orphaned;
         lock (_lock)
         {
             if (!region.Busy)
@@ -123,13 +124,15 @@ internal sealed class IncomingRegions : IDisposable
             }
 
             region.Busy = false;
-            if (region.Orphaned)
+            // Read under the lock: a close or a drop on another thread may orphan it at any moment.
+            orphaned = region.Orphaned;
+            if (orphaned)
             {
                 _mapped -= region.Size;
             }
         }
 
-        if (region.Orphaned)
+        if (orphaned)
         {
             Unmap(region);
             return;

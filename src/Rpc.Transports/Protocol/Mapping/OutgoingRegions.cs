@@ -194,15 +194,19 @@ internal sealed class OutgoingRegions : IDisposable
             return false;
         }
 
-        var descriptor = region.PendingDescriptor!;
+        // The channel owns the descriptor from the call on, sent or not; a region whose send failed
+        // keeps no descriptor and no id, and its connection is being torn down (the caller aborts it).
+        var descriptor = region.PendingDescriptor ?? throw new IOException("A payload region lost its descriptor to a failed send.");
+        region.PendingDescriptor = null;
+        _channel.SendDescriptor(descriptor);
+
+        // The id only once the descriptor is on its way: ids and descriptors must pair up at the peer.
         lock (_lock)
         {
             region.Id = _nextId++;
-            region.PendingDescriptor = null;
             _announced.Add(region.Id, region);
         }
 
-        _channel.SendDescriptor(descriptor);
         return true;
     }
 
