@@ -22,7 +22,18 @@ internal sealed class ServerCallEnvironment
     public MethodRegistry Methods { get; } = new();
 
     /// <summary>Runs an accepted call: on the thread pool, or where a test holds it to force an interleaving.</summary>
-    public Action<IThreadPoolWorkItem> Schedule { get; set; } = static call => ThreadPool.UnsafeQueueUserWorkItem(call, preferLocal: false);
+    public Action<IThreadPoolWorkItem> Schedule
+    {
+        get;
+        set
+        {
+            field = value;
+            IsScheduleReplaced = true;
+        }
+    } = static call => ThreadPool.UnsafeQueueUserWorkItem(call, preferLocal: false);
+
+    /// <summary>A test replaced <see cref="Schedule"/>: every call goes through it, none starts on a receive thread.</summary>
+    public bool IsScheduleReplaced { get; private set; }
 
     /// <summary>The calls in flight at this moment.</summary>
     public List<ServerCall> Calls

@@ -4,13 +4,21 @@ using Rpc.Transports.Protocol;
 
 namespace Rpc.Server.Internal;
 
-/// <summary>One accepted connection: runs its protocol and hands each call it starts to the thread pool (or runs it on its read loop, when the server prefers inline scheduling).</summary>
+/// <summary>
+/// One accepted connection: runs its protocol and starts each call's handler on the connection's
+/// receive thread once the frames that came with it are parsed (or on the thread pool, when the
+/// medium has no receive thread), or straight on the read loop when the server prefers inline scheduling.
+/// </summary>
 /// <remarks><see cref="RunAsync"/> owns the connection and disposes it when it ends.</remarks>
 #pragma warning disable CA1001
 internal sealed class ServerConnection : ICallAcceptor
 {
     private readonly ServerCallEnvironment _environment;
     private readonly MultiplexedConnection _connection;
+    // Starts a call on the receive thread after the frames that came with it are parsed; the
+    // watchdog rescues the connection from a handler that blocks there (Transports' DeferredWork).
+    private static readonly Action<object?> s_execute = static call => ((ServerCall)call!).Execute();
+
     // Read once per connection: a server's option changed later affects only new connections.
     private readonly bool _inline;
 
@@ -77,7 +85,7 @@ internal sealed class ServerConnection : ICallAcceptor
             // await that does not complete at once; a handler that blocks stalls this connection only.
             call.Execute();
         }
-        else
+        else if (_environment.IsScheduleReplaced || !_connection.TryDefer(s_execute, call))
         {
             _environment.Schedule(call);
         }

@@ -8,15 +8,24 @@ namespace Rpc.Transports.Internal;
 /// a thread-pool wake-up per flush (on shared memory most of a round trip); the flusher then pays
 /// for the send, and flushes of other writers wait behind it.
 /// </summary>
-/// <remarks>The flag is set once, by whoever configures the connection, and read by any flushing thread.</remarks>
+/// <remarks>
+/// Otherwise a flush on the connection's own receive thread (a handler or reader it runs, see
+/// <see cref="DeferredWork"/>) defers the send loop to the end of that thread's work: the replies
+/// of every call it woke leave in one send, and no pool thread is woken for them.
+/// The flag is set once, by whoever configures the connection, and read by any flushing thread.
+/// </remarks>
 internal sealed class SendScheduler : PipeScheduler
 {
     private volatile bool _inline;
+    private DeferredWork? _deferred;
 
     /// <summary>From now on the send loop runs on the thread that flushes.</summary>
     public void RunInline() => _inline = true;
 
     public bool IsInline => _inline;
+
+    /// <summary>Flushes on the receive thread of <paramref name="deferred"/> send after its work; set before the connection starts.</summary>
+    public void DeferOn(DeferredWork deferred) => _deferred = deferred;
 
     public override void Schedule(Action<object?> action, object? state)
     {
@@ -24,7 +33,7 @@ internal sealed class SendScheduler : PipeScheduler
         {
             action(state);
         }
-        else
+        else if (_deferred?.TryDefer(action, state) != true)
         {
             System.Threading.ThreadPool.UnsafeQueueUserWorkItem(action, state, preferLocal: false);
         }

@@ -38,6 +38,10 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     private readonly Lock _closeLock = new();
     private Task _receiveTask = Task.CompletedTask;
     private Task _sendTask = Task.CompletedTask;
+    // Made with the receive thread; null for a connection received asynchronously, which defers nothing.
+    private DeferredWork? _deferred;
+    private Task<FlushResult>? _pendingFlush;
+    private volatile bool _receiveEnded;
     private bool _closed;
     private int _disposed;
 
@@ -66,6 +70,15 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     /// send loop (the protocol's <c>UnsafePreferInlineScheduling</c>).
     /// </summary>
     internal void PreferInlineSends() => _sendScheduler.RunInline();
+
+    /// <summary>
+    /// Runs <paramref name="work"/> on this connection's receive thread once what arrived is parsed,
+    /// when the caller is that thread; false otherwise, and the caller runs it elsewhere.
+    /// </summary>
+    internal bool TryDefer(Action<object?> work, object? state) => _deferred?.TryDefer(work, state) ?? false;
+
+    /// <summary>How many times a blocked item cost this connection its receive thread; for tests.</summary>
+    internal int ReceiveRescues => _deferred?.Rescues ?? 0;
 
     /// <summary>What the protocol wrote and the send loop has not sent yet.</summary>
     internal Protocol.OutputBacklog Backlog { get; } = new();
@@ -202,20 +215,55 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     private Task StartReceiveThread(bool reserved)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(() => ReceiveLoop(done, reserved)) { IsBackground = true, Name = "Rpc receive " + Peer };
-        thread.Start();
+        _deferred = new DeferredWork(() => StartReceiveThread(done, reserved));
+        _sendScheduler.DeferOn(_deferred);
+        StartReceiveThread(done, reserved);
         return done.Task;
     }
 
+    private void StartReceiveThread(TaskCompletionSource done, bool reserved)
+    {
+        var thread = new Thread(() => ReceiveLoop(done, reserved)) { IsBackground = true, Name = "Rpc receive " + Peer };
+        thread.Start();
+    }
+
+    /// <summary>
+    /// Runs for the connection's life on its receive thread, or from where a rescued thread left it
+    /// (<see cref="DeferredWork"/>): the thread that leaves a blocked item after the watchdog
+    /// handed the loop on touches nothing here again.
+    /// </summary>
     private void ReceiveLoop(TaskCompletionSource done, bool reserved)
     {
+        var deferred = _deferred!;
+        deferred.TakeOwnership();
+        if (_receiveEnded)
+        {
+            Finish(deferred, done, reserved);
+            return;
+        }
+
         Exception? error = null;
+        var abandoned = false;
         var writer = _input.Writer;
         try
         {
+            // A rescued loop first waits out the flush its predecessor left, as that one would have.
+            if (Interlocked.Exchange(ref _pendingFlush, null) is { } left && IsEnd(left.GetAwaiter().GetResult()))
+            {
+                return;
+            }
+
             var readSize = MinReceiveBufferSize;
             while (true)
             {
+                // What parsing deferred (readers to wake, handlers to start, sends) runs before the
+                // thread next waits for bytes.
+                if (!deferred.RunPending())
+                {
+                    abandoned = true;
+                    return;
+                }
+
                 var span = writer.GetSpan(readSize);
                 var received = Receive(span);
                 if (received == 0)
@@ -226,9 +274,30 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
                 readSize = received == span.Length ? Math.Min(readSize * 2, MaxReceiveBufferSize) : MinReceiveBufferSize;
                 writer.Advance(received);
                 var flush = writer.FlushAsync();
-                // This thread exists to wait; blocking it on a full input pipe is the backpressure.
-                var result = flush.IsCompleted ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
-                if (result.IsCompleted || result.IsCanceled)
+                FlushResult result;
+                if (flush.IsCompleted)
+                {
+                    result = flush.Result;
+                }
+                else
+                {
+                    // The protocol stopped reading with the pipe full. Work it deferred may be what
+                    // it waits for, so that runs first; should a rescue come meanwhile, the next
+                    // thread waits for this flush.
+                    var pending = flush.AsTask();
+                    _pendingFlush = pending;
+                    if (!deferred.RunPending())
+                    {
+                        abandoned = true;
+                        return;
+                    }
+
+                    _pendingFlush = null;
+                    // This thread exists to wait; blocking it on a full input pipe is the backpressure.
+                    result = pending.GetAwaiter().GetResult();
+                }
+
+                if (IsEnd(result))
                 {
                     break;
                 }
@@ -240,14 +309,33 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         }
         finally
         {
-            writer.Complete(error);
-            if (reserved)
+            if (!abandoned)
             {
-                ReceiveThreads.Release();
+                _receiveEnded = true;
+                writer.Complete(error);
+                Finish(deferred, done, reserved);
             }
-
-            done.SetResult();
         }
+    }
+
+    private static bool IsEnd(FlushResult result) => result.IsCompleted || result.IsCanceled;
+
+    /// <summary>After the input completed: calls it failed may have deferred their wake-ups here.</summary>
+    private static void Finish(DeferredWork deferred, TaskCompletionSource done, bool reserved)
+    {
+        if (!deferred.RunPending())
+        {
+            // A blocked item: the thread the watchdog started finishes instead.
+            return;
+        }
+
+        deferred.ReleaseOwnership();
+        if (reserved)
+        {
+            ReceiveThreads.Release();
+        }
+
+        done.SetResult();
     }
 
     private async Task ReceiveLoopAsync()

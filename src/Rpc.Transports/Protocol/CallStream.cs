@@ -66,6 +66,8 @@ internal sealed partial class CallStream : MessageQueue
         ResumeReadersInline();
     }
 
+    protected override bool TryDefer(Action<object?> wake) => _connection.TryDefer(wake, this);
+
     /// <summary>The stream id; 0 on the client until the call start is written.</summary>
     public uint Id { get; internal set; }
 

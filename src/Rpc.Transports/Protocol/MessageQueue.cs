@@ -15,7 +15,11 @@ namespace Rpc.Transports.Protocol;
 /// </remarks>
 internal abstract class MessageQueue : IValueTaskSource<bool>
 {
+    private static readonly Action<object?> s_signalTrue = static queue => ((MessageQueue)queue!).SignalNow(true, inline: true);
+    private static readonly Action<object?> s_signalFalse = static queue => ((MessageQueue)queue!).SignalNow(false, inline: true);
+
     private ManualResetValueTaskSourceCore<bool> _waiter = new() { RunContinuationsAsynchronously = true };
+    private bool _readersInline;
     private IncomingMessage _first;
     private bool _hasFirst;
     private Queue<IncomingMessage>? _rest;
@@ -30,7 +34,13 @@ internal abstract class MessageQueue : IValueTaskSource<bool>
     /// inside <see cref="ManualResetValueTaskSourceCore{TResult}.SetResult"/>, after the stream
     /// was published to it, which orders the write before the read.
     /// </summary>
-    internal void ResumeReadersInline() => _waiter.RunContinuationsAsynchronously = false;
+    internal void ResumeReadersInline() => _readersInline = true;
+
+    /// <summary>
+    /// The read loop, about to wake a reader on the thread pool: true when <paramref name="wake"/>
+    /// was queued to run on the receive thread instead, after what arrived is parsed.
+    /// </summary>
+    protected virtual bool TryDefer(Action<object?> wake) => false;
 
     /// <summary>The stream's lock, which the call object on top shares rather than allocating its own.</summary>
     internal object SyncRoot => this;
@@ -185,6 +195,8 @@ internal abstract class MessageQueue : IValueTaskSource<bool>
             _waiting = false;
         }
 
+        // The thread cancelling is the user's: the reader resumes on the pool, unless told otherwise.
+        _waiter.RunContinuationsAsynchronously = !_readersInline;
         _waiter.SetException(new OperationCanceledException(token));
     }
 
@@ -202,7 +214,17 @@ internal abstract class MessageQueue : IValueTaskSource<bool>
 
     private void Signal(bool result)
     {
+        if (_readersInline || !TryDefer(result ? s_signalTrue : s_signalFalse))
+        {
+            SignalNow(result, _readersInline);
+        }
+    }
+
+    /// <summary>By the one thread that took the waiter: that thread alone sets how the reader resumes.</summary>
+    private void SignalNow(bool result, bool inline)
+    {
         _cancellation.Dispose();
+        _waiter.RunContinuationsAsynchronously = !inline;
         _waiter.SetResult(result);
     }
 

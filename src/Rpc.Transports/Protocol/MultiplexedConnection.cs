@@ -117,6 +117,14 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     /// <summary>Whether every stream of this connection resumes its waiters on the read loop (see <see cref="ConnectionOptions.InlineContinuations"/>).</summary>
     internal bool InlineContinuations { get; }
 
+    /// <summary>
+    /// Read loop: runs <paramref name="work"/> (a reader's wake-up, a handler's start) on the receive
+    /// thread once what arrived is parsed, rather than on the thread pool, when the medium has such
+    /// a thread and the caller is on it; false otherwise (see <see cref="Internal.DeferredWork"/>).
+    /// </summary>
+    internal bool TryDefer(Action<object?> work, object? state) =>
+        _transport is Internal.TransportConnection medium && medium.TryDefer(work, state);
+
     public TimeSpan DrainTimeout { get; }
 
     /// <summary>The transport's unsent output, when it reports it (in-memory test transports do not).</summary>
