@@ -31,6 +31,7 @@ internal sealed class DeferredWork
 
     private readonly ConcurrentQueue<(Action<object?> Work, object? State)> _items = new();
     private readonly Action _resume;
+    private readonly bool _watched;
 
     // Counts items: odd while one runs. Written by the owner; the watchdog only swaps in Abandoned.
     private long _state;
@@ -40,7 +41,12 @@ internal sealed class DeferredWork
     private int _pauseMilliseconds = FirstPauseMilliseconds;
 
     /// <param name="resume">Starts a new thread that calls <see cref="TakeOwnership"/> and goes on receiving.</param>
-    public DeferredWork(Action resume) => _resume = resume;
+    /// <param name="watched">Whether the process's watchdog looks after it; tests that look themselves say no.</param>
+    public DeferredWork(Action resume, bool watched = true)
+    {
+        _resume = resume;
+        _watched = watched;
+    }
 
     /// <summary>The state the watchdog saw at its last look; only the watchdog uses it.</summary>
     internal long WatchdogSeen { get; set; }
@@ -70,7 +76,10 @@ internal sealed class DeferredWork
         // Even and without the flag: the thread that was abandoned compares against an odd value.
         Volatile.Write(ref _state, ((Volatile.Read(ref _state) & ~Abandoned) + 1) & ~1L);
         _ownerThreadId = Environment.CurrentManagedThreadId;
-        ReceiveLoopWatchdog.Register(this);
+        if (_watched)
+        {
+            ReceiveLoopWatchdog.Register(this);
+        }
     }
 
     /// <summary>The loop is over: nothing more is deferred, and the watchdog forgets it.</summary>
