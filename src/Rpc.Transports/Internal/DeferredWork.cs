@@ -9,8 +9,11 @@ namespace Rpc.Transports.Internal;
 /// wrote. Each of those hand-offs costs a thread wake-up, and on shared memory they were most of
 /// a round trip (unary p50 about 30 µs with them, 4.5 µs without). The work is user code that may
 /// block; <see cref="ReceiveLoopWatchdog"/> notices an item that runs past its patience, gives the
-/// connection's receiving to a new thread, and turns deferral off for a while, so a blocking
-/// handler or continuation stalls its connection for a millisecond or two, never for good.
+/// connection's receiving to a new thread, so a handler or continuation that blocks stalls its
+/// connection for a millisecond or two, never for good. An item that blocks (its thread asleep)
+/// also turns deferral off for a while: a connection whose handlers block settles on the thread
+/// pool. An item that runs (being compiled, computing, or waiting for a core on a busy machine)
+/// loses the loop only after <see cref="RunningLooks"/> looks, and deferral stays on.
 /// </summary>
 /// <remarks>
 /// Threads: the owner (the thread receiving for the connection now) runs the items and is the only
@@ -26,6 +29,13 @@ internal sealed class DeferredWork
     private const int FirstPauseMilliseconds = 1_000;
     private const int MostPauseMilliseconds = 60_000;
 
+    /// <summary>
+    /// Looks that find one item still running before the loop moves on anyway: 20–40 ms. The first
+    /// calls' compilation takes 30–40 ms on the small machines we measure on, and a thread that
+    /// lost its core comes back within a few.
+    /// </summary>
+    internal const int RunningLooks = 20;
+
     // Set in _state by the watchdog when it gives the loop to another thread.
     private const long Abandoned = 1L << 62;
 
@@ -36,6 +46,8 @@ internal sealed class DeferredWork
     // Counts items: odd while one runs. Written by the owner; the watchdog only swaps in Abandoned.
     private long _state;
     private volatile int _ownerThreadId;
+    private volatile int _ownerOsThreadId;
+    private int _looksAtItem;
     private volatile bool _paused;
     private long _pausedUntil;
     private int _pauseMilliseconds = FirstPauseMilliseconds;
@@ -75,6 +87,7 @@ internal sealed class DeferredWork
     {
         // Even and without the flag: the thread that was abandoned compares against an odd value.
         Volatile.Write(ref _state, ((Volatile.Read(ref _state) & ~Abandoned) + 1) & ~1L);
+        _ownerOsThreadId = OsThreads.CurrentId();
         _ownerThreadId = Environment.CurrentManagedThreadId;
         if (_watched)
         {
@@ -123,31 +136,51 @@ internal sealed class DeferredWork
 
     /// <summary>
     /// The watchdog's look, every patience period: an item still running that was running at the
-    /// last look has blocked the loop that long, so the loop goes to a new thread. True when the
-    /// connection did anything since the last look.
+    /// last look has held the loop that long. If its thread is asleep the item blocks, and the loop
+    /// goes to a new thread at once; if it runs, only after <see cref="RunningLooks"/> looks. True
+    /// when the connection did anything since the last look. <paramref name="mayRescue"/> is false
+    /// for a look right after the runtime stopped every thread for a collection: the item did not
+    /// hold the loop, the collector did.
     /// </summary>
-    internal bool Inspect()
+    internal bool Inspect(bool mayRescue = true)
     {
         var state = Volatile.Read(ref _state);
         var seen = WatchdogSeen;
         WatchdogSeen = state;
-        if ((state & 1) == 1 && (state & Abandoned) == 0 && state == seen
-            && Interlocked.CompareExchange(ref _state, state | Abandoned, state) == state)
+        if ((state & 1) == 0 || (state & Abandoned) != 0 || state != seen)
         {
-            Rescue();
+            _looksAtItem = 0;
+            return state != seen || (state & 1) == 1;
         }
 
-        return state != seen || (state & 1) == 1;
+        if (!mayRescue)
+        {
+            return true;
+        }
+
+        var blocked = !OsThreads.IsRunning(_ownerOsThreadId);
+        if ((blocked || ++_looksAtItem >= RunningLooks)
+            && Interlocked.CompareExchange(ref _state, state | Abandoned, state) == state)
+        {
+            _looksAtItem = 0;
+            Rescue(pause: blocked);
+        }
+
+        return true;
     }
 
-    private void Rescue()
+    private void Rescue(bool pause)
     {
         Rescues++;
         // Until the new thread owns the loop, nobody may defer: nobody would run it.
         _ownerThreadId = 0;
-        Volatile.Write(ref _pausedUntil, Environment.TickCount64 + _pauseMilliseconds);
-        _pauseMilliseconds = Math.Min(_pauseMilliseconds * 2, MostPauseMilliseconds);
-        _paused = true;
+        if (pause)
+        {
+            Volatile.Write(ref _pausedUntil, Environment.TickCount64 + _pauseMilliseconds);
+            _pauseMilliseconds = Math.Min(_pauseMilliseconds * 2, MostPauseMilliseconds);
+            _paused = true;
+        }
+
         _resume();
     }
 

@@ -27,6 +27,7 @@ internal static class ReceiveLoopWatchdog
     private static readonly AutoResetEvent s_wake = new(initialState: false);
     private static Thread? s_thread;
     private static int s_asleep;
+    private static TimeSpan s_gcPausedAtLastLook;
 
     public static void Register(DeferredWork loop)
     {
@@ -93,13 +94,17 @@ internal static class ReceiveLoopWatchdog
 
     private static bool Look()
     {
+        // A collection that stopped every thread for much of the period stopped the items too.
+        var paused = GC.GetTotalPauseDuration();
+        var mayRescue = paused - s_gcPausedAtLastLook < Patience / 2;
+        s_gcPausedAtLastLook = paused;
         var active = false;
         lock (s_lock)
         {
             // Backwards: a rescue may add nothing but the loop itself, which is already here.
             for (var i = s_loops.Count - 1; i >= 0; i--)
             {
-                active |= s_loops[i].Inspect();
+                active |= s_loops[i].Inspect(mayRescue);
             }
         }
 

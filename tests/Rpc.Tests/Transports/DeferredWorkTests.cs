@@ -102,10 +102,16 @@ public sealed class DeferredWorkTests
         });
         Assert.True(entered.Wait(Bound));
 
-        // The watchdog's two looks, a period apart, both find the same item running.
-        work.Inspect();
-        work.Inspect();
-        Assert.True(resumedEvent.Wait(Bound));
+        // The watchdog's looks find the same item holding the loop, its thread asleep once the
+        // event's spin is over.
+        var until = DateTime.UtcNow + Bound;
+        while (!resumedEvent.IsSet && DateTime.UtcNow < until)
+        {
+            work.Inspect();
+            Thread.Sleep(1);
+        }
+
+        Assert.True(resumedEvent.IsSet);
         Assert.False(await newOwnerDefers.Task.DefaultTimeout());
         work.Inspect();
         gate.Set();
@@ -143,6 +149,52 @@ public sealed class DeferredWorkTests
         work.Inspect();
         work.Inspect();
         Assert.Equal(0, Volatile.Read(ref resumed));
+    }
+
+    [Fact]
+    public async Task ItemRuns_RescuedOnlyAfterRunningLooks_DeferralStaysOn()
+    {
+        var resumed = 0;
+        var work = new DeferredWork(() => Interlocked.Increment(ref resumed), watched: false);
+        using var entered = new ManualResetEventSlim();
+        var stop = 0;
+
+        var owner = OnThreadAsync(() =>
+        {
+            work.TakeOwnership();
+            // Never asleep: spins until told, as a handler that computes (or is compiled) does.
+            work.TryDefer(_ =>
+            {
+                entered.Set();
+                while (Volatile.Read(ref stop) == 0)
+                {
+                    Thread.SpinWait(100);
+                }
+            }, null);
+            var done = work.RunPending();
+            return (done, Deferred: work.TryDefer(_ => { }, null));
+        });
+        Assert.True(entered.Wait(Bound));
+
+        for (var look = 0; look < DeferredWork.RunningLooks; look++)
+        {
+            work.Inspect();
+        }
+
+        Assert.Equal(0, Volatile.Read(ref resumed));
+        work.Inspect();
+        Assert.Equal(1, Volatile.Read(ref resumed));
+        Volatile.Write(ref stop, 1);
+
+        var (completed, _) = await owner.DefaultTimeout();
+        Assert.False(completed);
+        // No pause: a new owner would defer at once (this one no longer owns the loop).
+        var newOwner = await OnThreadAsync(() =>
+        {
+            work.TakeOwnership();
+            return work.TryDefer(_ => { }, null);
+        });
+        Assert.True(newOwner);
     }
 
     [Fact]
