@@ -82,6 +82,12 @@ internal sealed class DeferredWork
         return true;
     }
 
+    /// <summary>Whether the calling thread is the one receiving for the connection now.</summary>
+    public bool IsOwner => Environment.CurrentManagedThreadId == _ownerThreadId;
+
+    /// <summary>Whether items wait to run; for the owner.</summary>
+    public bool HasPending => !_items.IsEmpty;
+
     /// <summary>The calling thread is the receiving one from now on (at the start, or after a rescue).</summary>
     public void TakeOwnership()
     {

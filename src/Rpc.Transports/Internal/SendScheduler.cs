@@ -9,9 +9,11 @@ namespace Rpc.Transports.Internal;
 /// for the send, and flushes of other writers wait behind it.
 /// </summary>
 /// <remarks>
-/// Otherwise a flush on the connection's own receive thread (a handler or reader it runs, see
-/// <see cref="DeferredWork"/>) defers the send loop to the end of that thread's work: the replies
-/// of every call it woke leave in one send, and no pool thread is woken for them.
+/// Otherwise a flush on the connection's own receive thread (the protocol, or a handler or reader
+/// it runs, see <see cref="DeferredWork"/>) sends from that thread too: at once when nothing else
+/// waits to run there, so a lone reply leaves while its call is still finishing (unary p50 on
+/// shared memory 7.7 against 4.6 µs when the send waited for the end of the handler's item);
+/// after the rest when more work waits, so the replies of every call it woke leave in one send.
 /// The flag is set once, by whoever configures the connection, and read by any flushing thread.
 /// </remarks>
 internal sealed class SendScheduler : PipeScheduler
@@ -33,7 +35,14 @@ internal sealed class SendScheduler : PipeScheduler
         {
             action(state);
         }
-        else if (_deferred?.TryDefer(action, state) != true)
+        else if (_deferred is { IsOwner: true } deferred)
+        {
+            if (!deferred.HasPending || !deferred.TryDefer(action, state))
+            {
+                action(state);
+            }
+        }
+        else
         {
             System.Threading.ThreadPool.UnsafeQueueUserWorkItem(action, state, preferLocal: false);
         }
