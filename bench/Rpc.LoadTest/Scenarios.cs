@@ -30,7 +30,6 @@ public sealed partial class Scenarios
         _stats = stats;
     }
 
-    private static int DebugPool, DebugOther;
     public async Task<Measurement> UnaryLatencyAsync(Target target)
     {
         var request = new BenchRequest { Payload = Payload64, ResponseSize = 64 };
@@ -42,10 +41,7 @@ public sealed partial class Scenarios
             var start = Stopwatch.GetTimestamp();
             await target.Client.UnaryAsync(request);
             histogram.RecordValue(Stopwatch.GetTimestamp() - start);
-            if (Thread.CurrentThread.IsThreadPoolThread) DebugPool++; else DebugOther++;
         });
-        Console.Error.WriteLine($"DEBUG {target.Name} pool={DebugPool} other={DebugOther}");
-        DebugPool = DebugOther = 0;
         return Latency("unary 64 B sequential latency (p50)", target, histogram);
     }
 

@@ -30,11 +30,11 @@ internal sealed class DeferredWork
     private const int MostPauseMilliseconds = 60_000;
 
     /// <summary>
-    /// Looks that find one item still running before the loop moves on anyway: 20–40 ms. The first
+    /// Looks that find one item still running before the loop moves on anyway: 40–80 ms. The first
     /// calls' compilation takes 30–40 ms on the small machines we measure on, and a thread that
     /// lost its core comes back within a few.
     /// </summary>
-    internal const int RunningLooks = 20;
+    internal const int RunningLooks = 8;
 
     // Set in _state by the watchdog when it gives the loop to another thread.
     private const long Abandoned = 1L << 62;

@@ -27,6 +27,51 @@ internal static partial class Readiness
     public static void WaitReadable(SafeHandle handle) => WaitReadable(handle, waker: null);
 
     /// <summary>
+    /// As <see cref="WaitReadable(SafeHandle)"/>, but first asks without waiting, again and again,
+    /// for up to <paramref name="spinTicks"/> (<see cref="System.Diagnostics.Stopwatch"/> ticks): a
+    /// reply that comes within the spin then costs no sleep and no wake-up, which on a round trip
+    /// are most of its time. Bounded, so an idle connection goes to sleep after one spin.
+    /// </summary>
+    public static void WaitReadable(SafeHandle handle, long spinTicks)
+    {
+        if (spinTicks > 0)
+        {
+            var until = System.Diagnostics.Stopwatch.GetTimestamp() + spinTicks;
+            do
+            {
+                if (IsReadableNow(handle))
+                {
+                    return;
+                }
+
+                Thread.SpinWait(20);
+            }
+            while (System.Diagnostics.Stopwatch.GetTimestamp() < until);
+        }
+
+        WaitReadable(handle, waker: null);
+    }
+
+    private static bool IsReadableNow(SafeHandle handle)
+    {
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            var request = new PollRequest { Descriptor = (int)handle.DangerousGetHandle(), Events = PollIn };
+            // Any answer but "nothing yet" ends the spin: the blocking wait reports errors properly.
+            return Poll(ref request, 1, 0) != 0;
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>
     /// Waits until <paramref name="handle"/> has bytes, its peer ended the stream, or
     /// <paramref name="waker"/> was woken; false in the last case.
     /// </summary>

@@ -15,7 +15,7 @@ namespace Rpc.Transports.Internal;
 internal static class ReceiveLoopWatchdog
 {
     /// <summary>How long an item may hold its receive loop before the loop moves to a new thread.</summary>
-    public static readonly TimeSpan Patience = TimeSpan.FromMilliseconds(1);
+    public static readonly TimeSpan Patience = TimeSpan.FromMilliseconds(5);
 
     private const int QuietLooksBeforeSleep = 100;
 

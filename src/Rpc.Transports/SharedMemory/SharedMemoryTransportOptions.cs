@@ -15,7 +15,12 @@ public sealed class SharedMemoryTransportOptions
     /// turns a quick answer into no system call at all; it is bounded, so an idle connection uses
     /// no CPU. Default: 50 µs.
     /// </summary>
-    public TimeSpan SpinDuration { get; set; } = TimeSpan.FromMicroseconds(50);
+    /// <exception cref="ArgumentOutOfRangeException">Set below zero or above 100 ms.</exception>
+    public TimeSpan SpinDuration
+    {
+        get;
+        set => field = Internal.SpinLimits.Check(value, "SharedMemoryTransportOptions.SpinDuration");
+    } = Internal.SpinLimits.DefaultSpin;
 
     /// <summary>
     /// Where the rendezvous sockets live. Default: <see langword="null"/>, meaning this user's private

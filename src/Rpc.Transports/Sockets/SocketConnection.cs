@@ -38,6 +38,9 @@ internal class SocketConnection : TransportConnection
         }
     }
 
+    /// <summary>How long the receive thread asks for bytes without sleeping before it sleeps; 0 sleeps at once.</summary>
+    protected virtual long SpinTicks => 0;
+
     /// <summary>The connected socket.</summary>
     protected Socket Socket => _socket;
 
@@ -45,7 +48,7 @@ internal class SocketConnection : TransportConnection
 
     protected override int Receive(Span<byte> buffer)
     {
-        Readiness.WaitReadable(_socket.SafeHandle);
+        Readiness.WaitReadable(_socket.SafeHandle, SpinTicks);
         // Readable, so this returns at once: bytes, or 0 at the end of the stream.
         return _socket.Receive(buffer, SocketFlags.None);
     }

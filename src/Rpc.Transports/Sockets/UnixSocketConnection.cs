@@ -32,6 +32,7 @@ internal sealed class UnixSocketConnection : SocketConnection, IDescriptorChanne
     private readonly Lock _lock = new();
     private readonly Queue<SafeFileHandle> _toSend = new();
     private readonly Queue<SafeFileHandle> _received = new();
+    private readonly long _spinTicks;
     private int _toSendCount;
     private bool _ended;
 
@@ -40,10 +41,12 @@ internal sealed class UnixSocketConnection : SocketConnection, IDescriptorChanne
     /// <param name="maxBufferSize">Bytes received ahead of the protocol before receiving pauses.</param>
     /// <param name="identity">The peer's credentials, when known.</param>
     /// <param name="mappedPayloadThreshold">The transport's <see cref="UnixSocketTransportOptions.MappedPayloadThreshold"/>.</param>
-    public UnixSocketConnection(Socket socket, string peer, int maxBufferSize, PeerIdentity? identity, int mappedPayloadThreshold)
+    /// <param name="spin">The transport's <see cref="UnixSocketTransportOptions.SpinDuration"/>.</param>
+    public UnixSocketConnection(Socket socket, string peer, int maxBufferSize, PeerIdentity? identity, int mappedPayloadThreshold, TimeSpan spin)
         : base(socket, peer, maxBufferSize, identity, start: false)
     {
         MappedPayloadThreshold = MappedPayloads.Effective(mappedPayloadThreshold);
+        _spinTicks = (long)(spin.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         Start();
     }
 
@@ -92,6 +95,8 @@ internal sealed class UnixSocketConnection : SocketConnection, IDescriptorChanne
         }
     }
 
+    protected override long SpinTicks => _spinTicks;
+
     protected override int Receive(Span<byte> buffer)
     {
         if (!_passes)
@@ -101,7 +106,7 @@ internal sealed class UnixSocketConnection : SocketConnection, IDescriptorChanne
 
         while (true)
         {
-            Readiness.WaitReadable(Socket.SafeHandle);
+            Readiness.WaitReadable(Socket.SafeHandle, SpinTicks);
             // Readable, so this returns bytes or the end of the stream; -1 only on a spurious wake-up.
             var received = ReceiveWithDescriptors(buffer);
             if (received >= 0)

@@ -12,13 +12,15 @@ internal sealed class UnixSocketListener : SocketListener
     private readonly UnixSocketBinding _binding;
     private readonly int _maxBufferSize;
     private readonly int _mappedPayloadThreshold;
+    private readonly TimeSpan _spin;
 
-    public UnixSocketListener(UnixSocketBinding binding, TransportAddress address, ListenOptions options, int maxBufferSize, int mappedPayloadThreshold)
+    public UnixSocketListener(UnixSocketBinding binding, TransportAddress address, ListenOptions options, int maxBufferSize, int mappedPayloadThreshold, TimeSpan spin)
         : base(binding.Socket, address, options, Timeout.InfiniteTimeSpan)
     {
         _binding = binding;
         _maxBufferSize = maxBufferSize;
         _mappedPayloadThreshold = mappedPayloadThreshold;
+        _spin = spin;
         StartAccepting();
     }
 
@@ -27,7 +29,7 @@ internal sealed class UnixSocketListener : SocketListener
         var identity = PeerCredentials.Read(raw);
         LocalPeerPolicy.Admit(Options, identity);
         return ValueTask.FromResult<ITransportConnection>(
-            new UnixSocketConnection(raw, PeerCredentials.Describe("unix", identity, "unix:" + _binding.FullPath), _maxBufferSize, identity, _mappedPayloadThreshold));
+            new UnixSocketConnection(raw, PeerCredentials.Describe("unix", identity, "unix:" + _binding.FullPath), _maxBufferSize, identity, _mappedPayloadThreshold, _spin));
     }
 
     protected override string Describe(Socket raw) => PeerCredentials.Describe("unix", PeerCredentials.Read(raw), base.Describe(raw));

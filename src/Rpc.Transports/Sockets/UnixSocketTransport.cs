@@ -33,7 +33,7 @@ public sealed class UnixSocketTransport : ITransport
         ArgumentNullException.ThrowIfNull(options);
         var path = GetPath(address);
         var binding = await UnixSocketBinding.BindAsync(path, address, options.FileMode ?? _options.SocketFileMode, _options.Backlog, cancellationToken).ConfigureAwait(false);
-        return new UnixSocketListener(binding, address, options, _options.MaxBufferSize, _options.MappedPayloadThreshold);
+        return new UnixSocketListener(binding, address, options, _options.MaxBufferSize, _options.MappedPayloadThreshold, _options.SpinDuration);
     }
 
     /// <inheritdoc/>
@@ -41,7 +41,7 @@ public sealed class UnixSocketTransport : ITransport
     {
         var socket = await ConnectSocketAsync(GetPath(address), address, cancellationToken).ConfigureAwait(false);
         var identity = PeerCredentials.Read(socket);
-        return new UnixSocketConnection(socket, address.ToString(), _options.MaxBufferSize, identity, _options.MappedPayloadThreshold);
+        return new UnixSocketConnection(socket, address.ToString(), _options.MaxBufferSize, identity, _options.MappedPayloadThreshold, _options.SpinDuration);
     }
 
     /// <summary>A socket connected to <paramref name="path"/>; failures become <see cref="ConnectionFailedException"/> naming the real path and why.</summary>

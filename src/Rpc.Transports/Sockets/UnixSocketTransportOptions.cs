@@ -5,12 +5,27 @@ public sealed class UnixSocketTransportOptions
 {
     private int _maxBufferSize = 1024 * 1024;
     private int _mappedPayloadThreshold = MappedPayloads.DefaultThreshold;
+    private TimeSpan _spinDuration = Internal.SpinLimits.DefaultSpin;
 
     /// <summary>
     /// Permissions of the socket file a listener creates. Default: owner read and write only (0600),
     /// so only the same user can connect.
     /// </summary>
     public UnixFileMode SocketFileMode { get; set; } = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>
+    /// How long a connection's receive thread keeps asking the socket for bytes without sleeping
+    /// before it sleeps in poll(2). A reply that comes within the spin then costs no sleep and no
+    /// wake-up, which are most of a local round trip (unary p50 33 → 17 µs, below the blocking
+    /// ping-pong's 21 µs); it is bounded, so an idle connection uses no CPU. Default: 50 µs;
+    /// <see cref="TimeSpan.Zero"/> sleeps at once, for a machine where cores are scarcer than time.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set below zero or above 100 ms.</exception>
+    public TimeSpan SpinDuration
+    {
+        get => _spinDuration;
+        set => _spinDuration = Internal.SpinLimits.Check(value, "UnixSocketTransportOptions.SpinDuration");
+    }
 
     /// <summary>Pending connections the kernel queues before accept. Default: 512.</summary>
     public int Backlog { get; set; } = 512;
