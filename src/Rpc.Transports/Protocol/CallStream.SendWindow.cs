@@ -94,7 +94,7 @@ internal sealed partial class CallStream
                     return granted;
                 }
 
-                _windowWaiter = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _windowWaiter = WriterWakeup.NewSignal();
                 wait = _windowWaiter.Task;
             }
 
@@ -118,7 +118,11 @@ internal sealed partial class CallStream
             _windowWaiter = null;
         }
 
-        waiter?.TrySetResult();
+        if (waiter is not null)
+        {
+            WriterWakeup.Wake(waiter, _connection);
+        }
+
         return true;
     }
 
@@ -133,8 +137,12 @@ internal sealed partial class CallStream
             _windowWaiter = null;
         }
 
-        // The exception is made only for a writer that is actually waiting.
-        waiter?.TrySetException(new StreamResetException(failure));
+        // The woken writer finds the failure when it looks again, and throws it on its own thread.
+        if (waiter is not null)
+        {
+            WriterWakeup.Wake(waiter, _connection);
+        }
+
         // A writer of this stream may be waiting for the connection's window instead.
         _connection.Window.WakeWriters();
     }

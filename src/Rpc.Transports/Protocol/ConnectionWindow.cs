@@ -92,7 +92,7 @@ internal sealed class ConnectionWindow
                     return granted;
                 }
 
-                _sendSignal ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _sendSignal ??= WriterWakeup.NewSignal();
                 wait = _sendSignal.Task;
             }
 
@@ -129,8 +129,14 @@ internal sealed class ConnectionWindow
             _sendSignal = null;
         }
 
-        signal?.TrySetResult();
+        if (signal is not null)
+        {
+            WriterWakeup.Wake(signal, Connection);
+        }
     }
+
+    /// <summary>Where woken writers may resume on the receive thread; set once by the connection that owns the window.</summary>
+    public MultiplexedConnection? Connection { get; init; }
 
     /// <summary>The connection is closing: waiting and later writers fail with <paramref name="failure"/>.</summary>
     public void Fail(Exception failure)

@@ -92,7 +92,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         _timeProvider = options.TimeProvider;
         PeerSettings = new ConnectionSettings();
         // The send side opens when the peer's SETTINGS name its size.
-        Window = new ConnectionWindow(LocalSettings.ConnectionWindowSize, peerSize: 0);
+        Window = new ConnectionWindow(LocalSettings.ConnectionWindowSize, peerSize: 0) { Connection = this };
     }
 
     private bool IsClient => _acceptor is null;
