@@ -30,9 +30,10 @@ internal static partial class Readiness
     /// As <see cref="WaitReadable(SafeHandle)"/>, but first asks without waiting, again and again,
     /// for up to <paramref name="spinTicks"/> (<see cref="System.Diagnostics.Stopwatch"/> ticks): a
     /// reply that comes within the spin then costs no sleep and no wake-up, which on a round trip
-    /// are most of its time. Bounded, so an idle connection goes to sleep after one spin.
+    /// are most of its time. Bounded, so an idle connection goes to sleep after one spin. True
+    /// when the spin caught the bytes.
     /// </summary>
-    public static void WaitReadable(SafeHandle handle, long spinTicks)
+    public static bool WaitReadable(SafeHandle handle, long spinTicks)
     {
         if (spinTicks > 0)
         {
@@ -41,7 +42,7 @@ internal static partial class Readiness
             {
                 if (IsReadableNow(handle))
                 {
-                    return;
+                    return true;
                 }
 
                 Thread.SpinWait(20);
@@ -50,6 +51,7 @@ internal static partial class Readiness
         }
 
         WaitReadable(handle, waker: null);
+        return false;
     }
 
     private static bool IsReadableNow(SafeHandle handle)

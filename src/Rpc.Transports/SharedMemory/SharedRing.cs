@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.CodeAnalysis;
+using Rpc.Transports.Internal;
 using static Rpc.Transports.SharedMemory.RingLayout;
 
 namespace Rpc.Transports.SharedMemory;
@@ -37,6 +38,8 @@ internal sealed unsafe class SharedRing
     private readonly byte* _data;
     private readonly int _capacity;
     private readonly long _spinTicks;
+    // The consumer's spin on an empty ring, judged by what it catches; the receive thread's alone.
+    private AdaptiveSpin _dataSpin;
     private volatile bool _aborted;
     private volatile string? _corruption;
 
@@ -55,6 +58,7 @@ internal sealed unsafe class SharedRing
         _data = ring + RingHeaderSize;
         _capacity = capacity;
         _spinTicks = (long)(spin.TotalSeconds * Stopwatch.Frequency);
+        _dataSpin = new AdaptiveSpin(_spinTicks);
     }
 
     private long* Tail => (long*)(_ring + TailOffset);
@@ -196,6 +200,8 @@ internal sealed unsafe class SharedRing
     /// </summary>
     public int Read(Span<byte> destination)
     {
+        long waitBegan = 0;
+        var slept = false;
         while (true)
         {
             var head = _head;
@@ -217,6 +223,11 @@ internal sealed unsafe class SharedRing
                     Futex.WakeAll(SpaceSignal);
                 }
 
+                if (slept)
+                {
+                    _dataSpin.Missed(Stopwatch.GetTimestamp() - waitBegan);
+                }
+
                 return count;
             }
 
@@ -236,7 +247,12 @@ internal sealed unsafe class SharedRing
                 throw new IOException("The shared-memory peer is gone.");
             }
 
-            WaitForData(head);
+            if (waitBegan == 0)
+            {
+                waitBegan = Stopwatch.GetTimestamp();
+            }
+
+            slept |= !WaitForData(head);
         }
     }
 
@@ -300,16 +316,19 @@ internal sealed unsafe class SharedRing
         Futex.WakeAll(SpaceSignal);
     }
 
-    /// <summary>Spins briefly (a quick answer then costs no system call), then sleeps on the futex.</summary>
-    private void WaitForData(long head)
+    /// <summary>
+    /// Spins briefly (a quick answer then costs no system call), then sleeps on the futex; true
+    /// when the spin caught the data (or the end).
+    /// </summary>
+    private bool WaitForData(long head)
     {
-        var until = Stopwatch.GetTimestamp() + _spinTicks;
+        var until = Stopwatch.GetTimestamp() + _dataSpin.Budget;
         var spinner = default(SpinWait);
         while (Stopwatch.GetTimestamp() < until && !_aborted)
         {
             if (Volatile.Read(ref *Tail) != head || Volatile.Read(ref *ProducerClosed) != 0)
             {
-                return;
+                return true;
             }
 
             spinner.SpinOnce(sleep1Threshold: -1);
@@ -324,6 +343,7 @@ internal sealed unsafe class SharedRing
         }
 
         Volatile.Write(ref *ConsumerSleeping, 0);
+        return false;
     }
 
     private void ThrowIfAborted()

@@ -16,6 +16,9 @@ namespace Rpc.Transports.Sockets;
 internal class SocketConnection : TransportConnection
 {
     private readonly Socket _socket;
+    // The receive thread's alone; made on its first wait, when the subclass's spin is known.
+    private AdaptiveSpin _spin;
+    private bool _spinKnown;
 
     public SocketConnection(Socket socket, string peer, int maxBufferSize, PeerIdentity? identity = null)
         : this(socket, peer, maxBufferSize, identity, start: true)
@@ -38,8 +41,30 @@ internal class SocketConnection : TransportConnection
         }
     }
 
-    /// <summary>How long the receive thread asks for bytes without sleeping before it sleeps; 0 sleeps at once.</summary>
+    /// <summary>How long the receive thread asks for bytes without sleeping before it sleeps, at most; 0 sleeps at once.</summary>
     protected virtual long SpinTicks => 0;
+
+    /// <summary>Receive thread: waits until the socket can be read, spinning first as long as spinning catches bytes.</summary>
+    protected void WaitReadable()
+    {
+        if (!_spinKnown)
+        {
+            _spin = new AdaptiveSpin(SpinTicks);
+            _spinKnown = true;
+        }
+
+        if (_spin.Budget == 0)
+        {
+            Readiness.WaitReadable(_socket.SafeHandle);
+            return;
+        }
+
+        var began = System.Diagnostics.Stopwatch.GetTimestamp();
+        if (!Readiness.WaitReadable(_socket.SafeHandle, _spin.Budget))
+        {
+            _spin.Missed(System.Diagnostics.Stopwatch.GetTimestamp() - began);
+        }
+    }
 
     /// <summary>The connected socket.</summary>
     protected Socket Socket => _socket;
@@ -48,7 +73,7 @@ internal class SocketConnection : TransportConnection
 
     protected override int Receive(Span<byte> buffer)
     {
-        Readiness.WaitReadable(_socket.SafeHandle, SpinTicks);
+        WaitReadable();
         // Readable, so this returns at once: bytes, or 0 at the end of the stream.
         return _socket.Receive(buffer, SocketFlags.None);
     }

@@ -106,7 +106,7 @@ internal sealed class UnixSocketConnection : SocketConnection, IDescriptorChanne
 
         while (true)
         {
-            Readiness.WaitReadable(Socket.SafeHandle, SpinTicks);
+            WaitReadable();
             // Readable, so this returns bytes or the end of the stream; -1 only on a spurious wake-up.
             var received = ReceiveWithDescriptors(buffer);
             if (received >= 0)
