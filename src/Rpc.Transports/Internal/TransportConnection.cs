@@ -216,7 +216,7 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _deferred = new DeferredWork(() => StartReceiveThread(done, reserved));
-        _sendScheduler.DeferOn(_deferred);
+        _sendScheduler.DeferOn(_deferred, batch: CoalescesSends);
         StartReceiveThread(done, reserved);
         return done.Task;
     }
