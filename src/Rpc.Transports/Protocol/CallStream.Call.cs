@@ -65,6 +65,7 @@ internal sealed partial class CallStream
         var messageLength = frames.Message.Length;
         var copy = false;
         var region = frames.HasMessage ? TakeRegion(frames.Message, out copy) : null;
+        var acquisition = region?.Acquisition ?? 0;
         var whole = region is not null
             || !frames.HasMessage
             || messageLength == 0
@@ -103,9 +104,9 @@ internal sealed partial class CallStream
         {
             if (region is not null)
             {
-                // Referenced: the peer will release it; otherwise the message never went and it is free again.
-                _connection.OutgoingRegions!.FinishWrite(region, region.Referenced);
-                region.Referenced = false;
+                // A reference written finished the write already (the peer will release the region);
+                // otherwise the message never went and the region is free again.
+                _connection.OutgoingRegions!.Abandon(region, acquisition);
             }
         }
 
@@ -179,7 +180,10 @@ internal sealed partial class CallStream
             }
 
             FrameWriter.WriteMessageReference(writer, stream.Id, region.Id, frames.Message.Length, announces ? region.Size : 0, flags);
-            region.Referenced = true;
+            // Before the flush sends the reference: from then on the peer may release the region at
+            // once, and its release, read on the receive thread, must find the write finished even
+            // while this writer's thread has not returned from the flush (the send may run on it).
+            stream._connection.OutgoingRegions!.FinishWrite(region, referenced: true);
             stream.WriteSuffix(writer, frames);
         });
     }

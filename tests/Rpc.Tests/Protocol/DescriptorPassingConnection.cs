@@ -18,6 +18,7 @@ internal sealed class DescriptorPassingConnection : ITransportConnection, IDescr
     private readonly InMemoryConnection _inner;
     private readonly ConcurrentQueue<SafeFileHandle> _incoming;
     private readonly ConcurrentQueue<SafeFileHandle> _outgoing;
+    private IDuplexPipe? _transport;
 
     private DescriptorPassingConnection(InMemoryConnection inner, ConcurrentQueue<SafeFileHandle> incoming, ConcurrentQueue<SafeFileHandle> outgoing, int threshold)
     {
@@ -27,7 +28,10 @@ internal sealed class DescriptorPassingConnection : ITransportConnection, IDescr
         MappedPayloadThreshold = threshold;
     }
 
-    public IDuplexPipe Transport => _inner.Transport;
+    public IDuplexPipe Transport => _transport ??= new HookedPipe(this);
+
+    /// <summary>Runs after each flush of this side's output, before the flush returns to the writer: lets a test act in that window.</summary>
+    public Func<ValueTask>? AfterFlush { get; set; }
 
     public string Peer => _inner.Peer;
 
@@ -75,5 +79,44 @@ internal sealed class DescriptorPassingConnection : ITransportConnection, IDescr
         }
 
         return _inner.DisposeAsync();
+    }
+
+    private sealed class HookedPipe(DescriptorPassingConnection owner) : IDuplexPipe
+    {
+        public PipeReader Input => owner._inner.Transport.Input;
+
+        public PipeWriter Output { get; } = new HookedWriter(owner);
+    }
+
+    private sealed class HookedWriter(DescriptorPassingConnection owner) : PipeWriter
+    {
+        private PipeWriter Inner => owner._inner.Transport.Output;
+
+        public override void Advance(int bytes) => Inner.Advance(bytes);
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => Inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => Inner.GetSpan(sizeHint);
+
+        public override long UnflushedBytes => Inner.UnflushedBytes;
+
+        public override bool CanGetUnflushedBytes => Inner.CanGetUnflushedBytes;
+
+        public override void CancelPendingFlush() => Inner.CancelPendingFlush();
+
+        public override void Complete(Exception? exception = null) => Inner.Complete(exception);
+
+        public override ValueTask CompleteAsync(Exception? exception = null) => Inner.CompleteAsync(exception);
+
+        public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+        {
+            var result = await Inner.FlushAsync(cancellationToken).ConfigureAwait(false);
+            if (owner.AfterFlush is { } hook)
+            {
+                await hook().ConfigureAwait(false);
+            }
+
+            return result;
+        }
     }
 }

@@ -53,6 +53,32 @@ public sealed class MappedPayloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PeerReleasesWhileTheWriterIsStillInItsFlush_ConnectionGoesOn()
+    {
+        var (stream, serverStream) = await StartCallAsync(message: null);
+        var first = RandomBytes(300_000, seed: 7);
+        // The peer parses and releases the region while this side's writer has not returned from
+        // its flush: what happens when the send runs on the writer's own thread and the peer is quick.
+        _clientTransport.AfterFlush = async () =>
+        {
+            _clientTransport.AfterFlush = null;
+            var received = await serverStream.ReadMessageAsync(CancellationToken.None).DefaultTimeout();
+            Assert.Equal(first, received!.Value.Payload.ToArray());
+            received.Value.Release();
+            await ConnectionPair.WaitUntil(() => _client.OutgoingRegions!.InUseCount == 0, "the release read while the writer flushes");
+        };
+
+        await stream.SendAsync(OutgoingFrames.ForMessage(first)).DefaultTimeout();
+
+        var second = RandomBytes(300_000, seed: 8);
+        await stream.SendAsync(OutgoingFrames.ForMessage(second)).DefaultTimeout();
+        var again = await serverStream.ReadMessageAsync(CancellationToken.None).DefaultTimeout();
+        Assert.Equal(second, again!.Value.Payload.ToArray());
+        again.Value.Release();
+        Assert.False(_client.Closed.IsCompleted);
+    }
+
+    [Fact]
     public async Task SmallMessage_BelowThreshold_TakesTheStream()
     {
         var (_, serverStream) = await StartCallAsync(RandomBytes(Threshold - 1, seed: 3));

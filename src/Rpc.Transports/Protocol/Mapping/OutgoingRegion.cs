@@ -36,9 +36,6 @@ internal sealed unsafe class OutgoingRegion : MappedMemory
     /// <summary>A writer is still copying into it: the mapping must stay until it is done.</summary>
     public bool Writing { get; set; }
 
-    /// <summary>The writer's own: its reference frame was written (so the peer will release it).</summary>
-    public bool Referenced { get; set; }
-
     /// <summary>Where the writer copies a message of <paramref name="length"/> bytes.</summary>
     public Span<byte> GetSpan(int length) => new(Address, length);
 }
