@@ -146,23 +146,14 @@ public sealed class InlineSchedulingTests
         using var gate = new ManualResetEventSlim();
         using var entered = new ManualResetEventSlim();
 
-        var blocker = Task.Run(async () =>
-        {
-            // The continuation runs on the read loop only when the response came after the await
-            // was registered; a response that won the race is retried (the loop is a dedicated
-            // thread, never a pool thread).
-            for (var attempt = 0; attempt < 100; attempt++)
+        var blocker = ReceiveThreadContinuation.RunAsync(
+            async () => await firstClient.EmptyCallAsync(new Empty()),
+            () =>
             {
-                await firstClient.EmptyCallAsync(new Empty());
-                if (!Thread.CurrentThread.IsThreadPoolThread)
-                {
-                    entered.Set();
-                    return gate.Wait(GateBound);
-                }
-            }
-
-            return false;
-        });
+                entered.Set();
+                return gate.Wait(GateBound);
+            },
+            otherwise: false);
         try
         {
             Assert.True(await Task.Run(() => entered.Wait(GateBound)).DefaultTimeout(), "No continuation ran on the read loop.");

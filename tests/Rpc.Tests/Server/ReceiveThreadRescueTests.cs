@@ -74,22 +74,14 @@ public sealed class ReceiveThreadRescueTests
         using var gate = new ManualResetEventSlim();
         using var entered = new ManualResetEventSlim();
 
-        var blocker = Task.Run(async () =>
-        {
-            // The continuation runs on the receive thread when the response came after the await
-            // was registered; a response that won the race is retried.
-            for (var attempt = 0; attempt < 100; attempt++)
+        var blocker = ReceiveThreadContinuation.RunAsync(
+            async () => await client.EmptyCallAsync(new Empty()),
+            () =>
             {
-                await client.EmptyCallAsync(new Empty());
-                if (!Thread.CurrentThread.IsThreadPoolThread)
-                {
-                    entered.Set();
-                    return gate.Wait(GateBound);
-                }
-            }
-
-            return false;
-        });
+                entered.Set();
+                return gate.Wait(GateBound);
+            },
+            otherwise: false);
         try
         {
             Assert.True(await Task.Run(() => entered.Wait(GateBound)).DefaultTimeout(), "No continuation ran on the receive thread.");
@@ -112,22 +104,12 @@ public sealed class ReceiveThreadRescueTests
         await using var channel = server.Channel(inline: false);
         var client = new TestService.TestServiceClient(channel);
 
-        var result = await Task.Run(async () =>
-        {
-            for (var attempt = 0; attempt < 100; attempt++)
-            {
-                await client.EmptyCallAsync(new Empty());
-                if (!Thread.CurrentThread.IsThreadPoolThread)
-                {
-                    // Sync over async where the response must be read by the very thread that
-                    // waits: only the rescue lets it finish.
-                    var reply = client.UnaryCall(new SimpleRequest { ResponseSize = 3 }, deadline: DateTime.UtcNow + GateBound);
-                    return reply.Payload.Body.Length;
-                }
-            }
-
-            return -1;
-        }).DefaultTimeout();
+        // Sync over async where the response must be read by the very thread that waits: only the
+        // rescue lets it finish.
+        var result = await ReceiveThreadContinuation.RunAsync(
+            async () => await client.EmptyCallAsync(new Empty()),
+            () => client.UnaryCall(new SimpleRequest { ResponseSize = 3 }, deadline: DateTime.UtcNow + GateBound).Payload.Body.Length,
+            otherwise: -1).DefaultTimeout();
 
         Assert.Equal(3, result);
     }
