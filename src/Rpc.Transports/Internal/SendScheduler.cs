@@ -3,10 +3,11 @@ using System.IO.Pipelines;
 namespace Rpc.Transports.Internal;
 
 /// <summary>
-/// Where a connection's send loop resumes when the protocol flushes: on the thread pool, or, once
-/// the connection was asked to prefer inline scheduling, on the flushing thread itself. Inline saves
-/// a thread-pool wake-up per flush (on shared memory most of a round trip); the flusher then pays
-/// for the send, and flushes of other writers wait behind it.
+/// Where a connection's send loop resumes when the protocol flushes: on the flushing thread itself,
+/// which saves a thread-pool wake-up per flush (on shared memory most of a round trip); the flusher
+/// pays for the send. A send loop that finds more output queued behind its batch, on a thread that
+/// is neither the connection's receive thread nor the pool's, moves to the pool
+/// (<see cref="TransportConnection"/>), so a caller's thread is never kept sending for others.
 /// </summary>
 /// <remarks>
 /// Otherwise a flush on the connection's own receive thread (the protocol, or a handler or reader
@@ -23,10 +24,13 @@ internal sealed class SendScheduler : PipeScheduler
     private DeferredWork? _deferred;
     private bool _batch;
 
-    /// <summary>From now on the send loop runs on the thread that flushes.</summary>
+    /// <summary>From now on every flush sends on its own thread, the receive thread's included (the protocol's <c>UnsafePreferInlineScheduling</c>).</summary>
     public void RunInline() => _inline = true;
 
     public bool IsInline => _inline;
+
+    /// <summary>Whether the calling thread is the connection's receive thread (which runs its queued sends itself).</summary>
+    public bool OnReceiveThread => _deferred is { IsOwner: true };
 
     /// <summary>
     /// Flushes on the receive thread of <paramref name="deferred"/> send from it; set before the
@@ -57,7 +61,10 @@ internal sealed class SendScheduler : PipeScheduler
         }
         else
         {
-            System.Threading.ThreadPool.UnsafeQueueUserWorkItem(action, state, preferLocal: false);
+            // Any other thread sends itself: a pool thread's wake-up cost more than the send
+            // (blocking stub on unix 130 -> 82 us, on shm 26 -> 15 us; 64 callers the same or
+            // better). The send loop hands itself to the pool when it finds more queued behind it.
+            action(state);
         }
     }
 }

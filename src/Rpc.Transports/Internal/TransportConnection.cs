@@ -9,12 +9,12 @@ namespace Rpc.Transports.Internal;
 /// two sends. Subclasses supply only the raw receive, send and close of their medium.
 /// </summary>
 /// <remarks>
-/// Writers only append; the send loop runs on the thread pool, on every medium. Concurrent calls
-/// and streams then share system calls instead of queueing behind each other's, and the send
-/// overlaps the writer's next work on the other core. Measured against sending on the writer's
-/// thread (under the protocol's write lock, or after it with the loop deferred to the writer):
-/// 64 callers on a Unix socket 2.4× against 1.1–1.8× grpc-dotnet, on shared memory 174k against
-/// 132–141k calls/s, and sequential latency no worse (37–44 against 42–47 µs).
+/// Writers only append; the send loop runs on the thread that flushes (<see cref="SendScheduler"/>):
+/// the connection's receive thread, which runs handlers and continuations after each parse
+/// (<see cref="DeferredWork"/>) and batches their sends on sockets, or a caller's thread, which
+/// hands the loop to the pool when more output queued behind its batch. Session 2 measured a pool
+/// send loop better than sending under the write lock (64 callers on a Unix socket 2.4× against
+/// 1.1–1.8×); with the receive thread doing most writes that batching now happens there.
 /// </remarks>
 internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
 {
@@ -387,6 +387,13 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
             {
                 var pending = reader.ReadAsync();
                 var burst = pending.IsCompleted;
+                if (burst && !Thread.CurrentThread.IsThreadPoolThread && !_sendScheduler.OnReceiveThread && !_sendScheduler.IsInline)
+                {
+                    // A writer's own thread sent the last batch and more came meanwhile: the rest
+                    // goes from the pool, not at that caller's expense.
+                    await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+                }
+
                 var result = await pending.ConfigureAwait(false);
                 if (result.IsCanceled)
                 {

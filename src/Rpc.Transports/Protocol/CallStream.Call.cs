@@ -92,7 +92,7 @@ internal sealed partial class CallStream
         }
         catch (IOException ex)
         {
-            throw new StreamResetException(new Status(StatusCode.Unavailable, $"The connection failed: {ex.Message}", ex));
+            throw new StreamResetException(await StatusAfterBrokenSendAsync(ex).ConfigureAwait(false));
         }
         catch (HeadersTooLargeException ex)
         {
@@ -116,6 +116,27 @@ internal sealed partial class CallStream
             _connection.RequestAssemblySweep();
             CompleteQueue();
         }
+    }
+
+    /// <summary>
+    /// A send the medium failed: the connection may still be reading what the peer said before it
+    /// went, such as a GOAWAY that refused this stream (so the call never reached the server and may
+    /// go elsewhere). With the send on the writer's own thread the writer learns of the failure before
+    /// that is read; the stream's status, once the connection has read to its end, says more than the
+    /// medium's error. Bounded: a connection that does not end within the grace gets the medium's.
+    /// </summary>
+    private async ValueTask<Status> StatusAfterBrokenSendAsync(IOException error)
+    {
+        try
+        {
+            await _connection.Closed.WaitAsync(BrokenSendGrace).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Still reading: the medium's error is all there is.
+        }
+
+        return ResetStatus ?? new Status(StatusCode.Unavailable, $"The connection failed: {error.Message}", error);
     }
 
     /// <summary>

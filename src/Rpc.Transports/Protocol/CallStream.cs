@@ -27,6 +27,9 @@ internal sealed partial class CallStream : MessageQueue
 {
     internal const string ReceiveTooLarge = "Received message exceeds the maximum configured message size.";
 
+    // How long a writer whose send failed waits for its connection to read to its end (see StatusAfterBrokenSendAsync).
+    private static readonly TimeSpan BrokenSendGrace = TimeSpan.FromSeconds(1);
+
     private readonly MultiplexedConnection _connection;
     private readonly bool _isClient;
     private TaskCompletionSource<Metadata>? _responseHeaders;

@@ -7,17 +7,23 @@ namespace Rpc.Tests.Transports;
 public sealed class SendSchedulerTests
 {
     [Fact]
-    public async Task Schedule_Default_RunsOnAThreadPoolThreadNotTheCaller()
+    public async Task Schedule_Default_RunsOnTheCallingThreadBeforeReturning()
     {
         var scheduler = new SendScheduler();
-        var ran = new TaskCompletionSource<(int Thread, bool Pool)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var ran = new TaskCompletionSource<(int Thread, bool Returned)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var returned = false;
 
-        var thread = new Thread(() => scheduler.Schedule(_ => ran.TrySetResult((Environment.CurrentManagedThreadId, Thread.CurrentThread.IsThreadPoolThread)), null));
+        var thread = new Thread(() =>
+        {
+            scheduler.Schedule(_ => ran.TrySetResult((Environment.CurrentManagedThreadId, Volatile.Read(ref returned))), null);
+            Volatile.Write(ref returned, true);
+        });
         thread.Start();
-        var (ranOn, onPool) = await ran.Task.DefaultTimeout();
+        var (ranOn, afterReturn) = await ran.Task.DefaultTimeout();
 
-        Assert.True(onPool);
-        Assert.NotEqual(thread.ManagedThreadId, ranOn);
+        Assert.Equal(thread.ManagedThreadId, ranOn);
+        Assert.False(afterReturn);
+        Assert.False(scheduler.IsInline);
     }
 
     [Fact]

@@ -47,6 +47,7 @@ internal sealed partial class RetryCall<TPayload, TResponse> : IAsyncStreamReade
     private int _policyAttempts;
     private bool _transparentRetried;
     private bool _committed;
+    private TResponse _current = null!;
     private bool _disposed;
     private TimeSpan _backoff;
     private CancellationTokenSource? _backoffCancellation;
@@ -79,7 +80,8 @@ internal sealed partial class RetryCall<TPayload, TResponse> : IAsyncStreamReade
         }
     }
 
-    public TResponse Current { get; private set; } = null!;
+    /// <summary>The response the last MoveNext read: once committed, the committed attempt's own.</summary>
+    public TResponse Current => Volatile.Read(ref _committed) ? Volatile.Read(ref _attempt).Call.Current : _current;
 
     /// <summary>A blocking stub's call: each attempt's stream completes it on the read loop (see <see cref="ClientCall{TRequest, TResponse}.Blocking"/>).</summary>
     public bool Blocking { get; init; }
@@ -113,7 +115,12 @@ internal sealed partial class RetryCall<TPayload, TResponse> : IAsyncStreamReade
         }
     }
 
-    public async Task<bool> MoveNext(CancellationToken cancellationToken)
+    public Task<bool> MoveNext(CancellationToken cancellationToken) =>
+        // Committed, no failure is retried any more: the attempt's reader is the call's, one state
+        // machine per message fewer (server streaming reads through here for every message).
+        Volatile.Read(ref _committed) ? Volatile.Read(ref _attempt).Call.MoveNext(cancellationToken) : MoveNextRetryingAsync(cancellationToken);
+
+    private async Task<bool> MoveNextRetryingAsync(CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -122,11 +129,12 @@ internal sealed partial class RetryCall<TPayload, TResponse> : IAsyncStreamReade
             try
             {
                 var more = await attempt.Call.MoveNext(cancellationToken).ConfigureAwait(false);
-                Commit();
                 if (more)
                 {
-                    Current = attempt.Call.Current;
+                    _current = attempt.Call.Current;
                 }
+
+                Commit();
 
                 return more;
             }
