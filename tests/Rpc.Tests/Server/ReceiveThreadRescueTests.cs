@@ -26,6 +26,9 @@ public sealed class ReceiveThreadRescueTests
         await using var server = await TransportServer.StartAsync(scheme, service, inline: false);
         await using var channel = server.Channel(inline: false);
         var client = new TestService.TestServiceClient(channel);
+        // A call that comes with the connection may be parsed on the pool thread that set the
+        // connection up (and then runs there); once it is up, the receive thread parses every call.
+        await client.EmptyCallAsync(new Empty()).ResponseAsync.DefaultTimeout();
 
         using var blocked = client.UnaryCallAsync(new SimpleRequest());
         try
