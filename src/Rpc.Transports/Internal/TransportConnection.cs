@@ -77,9 +77,6 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     /// </summary>
     internal bool TryDefer(Action<object?> work, object? state) => _deferred?.TryDefer(work, state) ?? false;
 
-    /// <summary>How many times a blocked item cost this connection its receive thread; for tests.</summary>
-    internal int ReceiveRescues => _deferred?.Rescues ?? 0;
-
     /// <summary>What the protocol wrote and the send loop has not sent yet.</summary>
     internal Protocol.OutputBacklog Backlog { get; } = new();
 

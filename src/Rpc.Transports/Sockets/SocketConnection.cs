@@ -16,9 +16,8 @@ namespace Rpc.Transports.Sockets;
 internal class SocketConnection : TransportConnection
 {
     private readonly Socket _socket;
-    // The receive thread's alone; made on its first wait, when the subclass's spin is known.
+    // The receive thread's alone.
     private AdaptiveSpin _spin;
-    private bool _spinKnown;
 
     public SocketConnection(Socket socket, string peer, int maxBufferSize, PeerIdentity? identity = null)
         : this(socket, peer, maxBufferSize, identity, start: true)
@@ -30,10 +29,12 @@ internal class SocketConnection : TransportConnection
     /// <param name="maxBufferSize">Bytes received ahead of the protocol before receiving pauses.</param>
     /// <param name="identity">The peer's credentials, when known.</param>
     /// <param name="start">False for a subclass that has fields to set first: it calls <see cref="TransportConnection.Start"/> itself.</param>
-    protected SocketConnection(Socket socket, string peer, int maxBufferSize, PeerIdentity? identity, bool start)
+    /// <param name="spin">How long the receive thread asks for bytes without sleeping before it sleeps, at most; zero sleeps at once.</param>
+    protected SocketConnection(Socket socket, string peer, int maxBufferSize, PeerIdentity? identity, bool start, TimeSpan spin = default)
         : base(peer, maxBufferSize)
     {
         _socket = socket;
+        _spin = new AdaptiveSpin((long)(spin.TotalSeconds * System.Diagnostics.Stopwatch.Frequency));
         PeerIdentity = identity;
         if (start)
         {
@@ -41,18 +42,9 @@ internal class SocketConnection : TransportConnection
         }
     }
 
-    /// <summary>How long the receive thread asks for bytes without sleeping before it sleeps, at most; 0 sleeps at once.</summary>
-    protected virtual long SpinTicks => 0;
-
     /// <summary>Receive thread: waits until the socket can be read, spinning first as long as spinning catches bytes.</summary>
     protected void WaitReadable()
     {
-        if (!_spinKnown)
-        {
-            _spin = new AdaptiveSpin(SpinTicks);
-            _spinKnown = true;
-        }
-
         if (_spin.Budget == 0)
         {
             Readiness.WaitReadable(_socket.SafeHandle);

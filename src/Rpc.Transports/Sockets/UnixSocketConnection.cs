@@ -32,7 +32,6 @@ internal sealed class UnixSocketConnection : SocketConnection, IDescriptorChanne
     private readonly Lock _lock = new();
     private readonly Queue<SafeFileHandle> _toSend = new();
     private readonly Queue<SafeFileHandle> _received = new();
-    private readonly long _spinTicks;
     private int _toSendCount;
     private bool _ended;
 
@@ -43,10 +42,9 @@ internal sealed class UnixSocketConnection : SocketConnection, IDescriptorChanne
     /// <param name="mappedPayloadThreshold">The transport's <see cref="UnixSocketTransportOptions.MappedPayloadThreshold"/>.</param>
     /// <param name="spin">The transport's <see cref="UnixSocketTransportOptions.SpinDuration"/>.</param>
     public UnixSocketConnection(Socket socket, string peer, int maxBufferSize, PeerIdentity? identity, int mappedPayloadThreshold, TimeSpan spin)
-        : base(socket, peer, maxBufferSize, identity, start: false)
+        : base(socket, peer, maxBufferSize, identity, start: false, spin)
     {
         MappedPayloadThreshold = MappedPayloads.Effective(mappedPayloadThreshold);
-        _spinTicks = (long)(spin.TotalSeconds * System.Diagnostics.Stopwatch.Frequency);
         Start();
     }
 
@@ -94,8 +92,6 @@ internal sealed class UnixSocketConnection : SocketConnection, IDescriptorChanne
             return _received.TryDequeue(out descriptor);
         }
     }
-
-    protected override long SpinTicks => _spinTicks;
 
     protected override int Receive(Span<byte> buffer)
     {
