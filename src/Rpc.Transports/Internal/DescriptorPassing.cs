@@ -9,8 +9,8 @@ namespace Rpc.Transports.Internal;
 /// <c>cmsghdr</c>, the same on x64 and Arm64); callers check <see cref="OperatingSystem.IsLinux"/>.
 /// </summary>
 /// <remarks>
-/// Every call is non-blocking except the two waits, which a shutdown of the socket from this side
-/// ends (the socket then reports a hang-up), so a closing connection always frees their thread.
+/// Every call is non-blocking except the wait, which a shutdown of the socket from this side
+/// ends (the socket then reports a hang-up), so a closing connection always frees its thread.
 /// Each call holds a reference on the socket's handle, so the descriptor cannot be closed and
 /// reused by another file while the system call runs.
 /// </remarks>
@@ -32,7 +32,6 @@ internal static unsafe partial class DescriptorPassing
     private const int MsgDontWait = 0x40; // MSG_DONTWAIT
     private const int MsgNoSignal = 0x4000; // MSG_NOSIGNAL
     private const int MsgCmsgCloseOnExec = 0x40000000; // MSG_CMSG_CLOEXEC
-    private const short PollOut = 0x004;
     private const short PollReadHangUp = 0x2000; // POLLRDHUP
     private const int FionRead = 0x541B; // FIONREAD (SIOCINQ)
     private const int EAgain = 11;
@@ -153,12 +152,6 @@ internal static unsafe partial class DescriptorPassing
             return (int)received;
         }
     }
-
-    /// <summary>
-    /// Blocks until <paramref name="socket"/> can take bytes, or it hangs up (its peer is gone, or
-    /// this side shut it down). Used only on the rare send that finds the buffer full.
-    /// </summary>
-    public static void WaitWritable(SafeHandle socket) => Wait(socket, PollOut);
 
     /// <summary>
     /// Blocks until the peer of <paramref name="socket"/> ends its stream or goes, or this side shuts

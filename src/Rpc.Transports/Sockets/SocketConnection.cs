@@ -16,6 +16,8 @@ namespace Rpc.Transports.Sockets;
 internal class SocketConnection : TransportConnection
 {
     private readonly Socket _socket;
+    // Null where sends go through the runtime (off Linux); see SocketSends for why not here.
+    private readonly WritableWaiter? _writable;
     // The receive thread's alone.
     private AdaptiveSpin _spin;
 
@@ -34,6 +36,7 @@ internal class SocketConnection : TransportConnection
         : base(peer, maxBufferSize)
     {
         _socket = socket;
+        _writable = SocketSends.IsSupported ? new WritableWaiter(socket.SafeHandle) : null;
         _spin = new AdaptiveSpin((long)(spin.TotalSeconds * System.Diagnostics.Stopwatch.Frequency));
         PeerIdentity = identity;
         if (start)
@@ -72,7 +75,46 @@ internal class SocketConnection : TransportConnection
 
     protected override ValueTask<int> ReceiveAsync(Memory<byte> buffer) => _socket.ReceiveAsync(buffer, SocketFlags.None);
 
-    protected override async ValueTask SendAsync(ReadOnlyMemory<byte> buffer)
+    protected override ValueTask SendAsync(ReadOnlyMemory<byte> buffer)
+    {
+        if (_writable is null)
+        {
+            return SendThroughRuntimeAsync(buffer);
+        }
+
+        while (!buffer.IsEmpty)
+        {
+            var sent = SocketSends.Send(_socket.SafeHandle, buffer.Span);
+            if (sent < 0)
+            {
+                return SendWhenWritableAsync(buffer);
+            }
+
+            buffer = buffer[sent..];
+        }
+
+        return default;
+    }
+
+    /// <summary>Send loop, Linux only: completes when the socket's full buffer has room again, or the socket hung up.</summary>
+    protected Task WaitWritableAsync() => _writable?.WaitAsync() ?? throw new PlatformNotSupportedException();
+
+    private async ValueTask SendWhenWritableAsync(ReadOnlyMemory<byte> buffer)
+    {
+        while (!buffer.IsEmpty)
+        {
+            var sent = SocketSends.Send(_socket.SafeHandle, buffer.Span);
+            if (sent < 0)
+            {
+                await _writable!.WaitAsync().ConfigureAwait(false);
+                continue;
+            }
+
+            buffer = buffer[sent..];
+        }
+    }
+
+    private async ValueTask SendThroughRuntimeAsync(ReadOnlyMemory<byte> buffer)
     {
         while (!buffer.IsEmpty)
         {
@@ -95,6 +137,8 @@ internal class SocketConnection : TransportConnection
         }
 
         _socket.Dispose();
+        // After the shutdown: a send still waiting for room retries and fails.
+        _writable?.Dispose();
     }
 
     protected override bool IsConnectionEnd(Exception ex) => ex is SocketException || base.IsConnectionEnd(ex);

@@ -224,7 +224,12 @@ internal sealed class UnixSocketConnection : SocketConnection, IDescriptorChanne
         {
             try
             {
-                SendAttached(buffer[..1], batch);
+                // Full only when the peer has fallen behind; closing the connection shuts the socket
+                // down, which ends the wait and fails the next try.
+                while (!TrySendAttached(buffer[..1], batch))
+                {
+                    await WaitWritableAsync().ConfigureAwait(false);
+                }
             }
             finally
             {
@@ -263,8 +268,8 @@ internal sealed class UnixSocketConnection : SocketConnection, IDescriptorChanne
         }
     }
 
-    /// <summary>Sends one byte with <paramref name="batch"/> attached, waiting for room if the socket's buffer is full.</summary>
-    private void SendAttached(ReadOnlyMemory<byte> oneByte, SafeFileHandle[] batch)
+    /// <summary>Sends one byte with <paramref name="batch"/> attached; false when the socket's buffer is full.</summary>
+    private bool TrySendAttached(ReadOnlyMemory<byte> oneByte, SafeFileHandle[] batch)
     {
         Span<int> descriptors = stackalloc int[batch.Length];
         var added = new bool[batch.Length];
@@ -277,12 +282,7 @@ internal sealed class UnixSocketConnection : SocketConnection, IDescriptorChanne
                 descriptors[i] = (int)batch[i].DangerousGetHandle();
             }
 
-            // Full only when the peer has fallen behind; this send loop has nothing else to do until
-            // it catches up, and closing the connection shuts the socket down, which ends the wait.
-            while (DescriptorPassing.Send(Socket.SafeHandle, oneByte.Span, descriptors) < 0)
-            {
-                DescriptorPassing.WaitWritable(Socket.SafeHandle);
-            }
+            return DescriptorPassing.Send(Socket.SafeHandle, oneByte.Span, descriptors) >= 0;
         }
         finally
         {

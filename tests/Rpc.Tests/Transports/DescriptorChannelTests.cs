@@ -139,7 +139,8 @@ public sealed class DescriptorChannelTests
             int[] descriptors = [(int)region.DangerousGetHandle()];
             Assert.Equal(-1, DescriptorPassing.Send(sender.SafeHandle, [42], descriptors));
 
-            var writable = Task.Run(() => DescriptorPassing.WaitWritable(sender.SafeHandle));
+            using var waiter = new WritableWaiter(sender.SafeHandle);
+            var writable = waiter.WaitAsync();
             var drained = Task.Run(() => DrainUntilDescriptor(receiver));
             await writable.DefaultTimeout();
             Assert.Equal(1, DescriptorPassing.Send(sender.SafeHandle, [42], descriptors));
@@ -149,7 +150,7 @@ public sealed class DescriptorChannelTests
             }
 
             FillUntilFull(sender);
-            var waiting = Task.Run(() => DescriptorPassing.WaitWritable(sender.SafeHandle));
+            var waiting = waiter.WaitAsync();
             sender.Shutdown(SocketShutdown.Both);
             await waiting.DefaultTimeout();
         }
