@@ -40,6 +40,8 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     private Task _sendTask = Task.CompletedTask;
     // Made with the receive thread; null for a connection received asynchronously, which defers nothing.
     private DeferredWork? _deferred;
+    // Set by Start for a medium read in place; then _input is never used.
+    private InPlaceInput? _inPlace;
     private Task<FlushResult>? _pendingFlush;
     private volatile bool _receiveEnded;
     private bool _closed;
@@ -85,13 +87,14 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     /// <summary>Set by a medium that learns who its peer is (credentials, certificate) before <see cref="Start"/>.</summary>
     public PeerIdentity? PeerIdentity { get; protected set; }
 
-    PipeReader IDuplexPipe.Input => _input.Reader;
+    PipeReader IDuplexPipe.Input => (PipeReader?)_inPlace ?? _input.Reader;
 
     PipeWriter IDuplexPipe.Output => _output.Writer;
 
     /// <summary>Starts the loops; call once the medium is connected.</summary>
     protected void Start()
     {
+        _inPlace = CreateInPlaceInput();
         var mode = Receiving;
         var onThread = mode == ReceiveMode.Thread || (mode == ReceiveMode.ThreadWhileAvailable && ReceiveThreads.TryReserve());
         _receiveTask = onThread ? StartReceiveThread(reserved: mode == ReceiveMode.ThreadWhileAvailable) : ReceiveLoopAsync();
@@ -127,6 +130,13 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     /// waiting yields once before sending a small batch. Not for shared memory, where a send is a copy.
     /// </summary>
     protected virtual bool CoalescesSends => true;
+
+    /// <summary>
+    /// The input, for a medium whose received bytes the protocol can read where they lie; null
+    /// (the default) copies them into a pipe. Only with <see cref="ReceiveMode.Thread"/>: the
+    /// receive thread then waits for bytes and wakes the reader (<see cref="InPlaceInput.WaitAndDeliver"/>).
+    /// </summary>
+    protected virtual InPlaceInput? CreateInPlaceInput() => null;
 
     /// <summary>Blocks until at least one byte is read; 0 means the peer ended the stream.</summary>
     protected virtual int Receive(Span<byte> buffer) => throw new NotSupportedException();
@@ -176,7 +186,7 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         }
 
         await _output.Writer.CompleteAsync().ConfigureAwait(false);
-        await _input.Reader.CompleteAsync().ConfigureAwait(false);
+        await ((PipeReader?)_inPlace ?? _input.Reader).CompleteAsync().ConfigureAwait(false);
         try
         {
             // A peer that stopped reading (stopped, wedged, hostile) would hold the send loop, and
@@ -236,6 +246,12 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         if (_receiveEnded)
         {
             Finish(deferred, done, reserved);
+            return;
+        }
+
+        if (_inPlace is { } inPlace)
+        {
+            ReceiveInPlace(inPlace, deferred, done, reserved);
             return;
         }
 
@@ -310,6 +326,42 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
             {
                 _receiveEnded = true;
                 writer.Complete(error);
+                Finish(deferred, done, reserved);
+            }
+        }
+    }
+
+    /// <summary>The receive loop of a medium read in place: wait for bytes, wake the reader, run what it deferred.</summary>
+    private void ReceiveInPlace(InPlaceInput input, DeferredWork deferred, TaskCompletionSource done, bool reserved)
+    {
+        Exception? error = null;
+        var abandoned = false;
+        try
+        {
+            while (true)
+            {
+                if (!deferred.RunPending())
+                {
+                    abandoned = true;
+                    return;
+                }
+
+                if (!input.WaitAndDeliver())
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (IsConnectionEnd(ex))
+        {
+            error = Volatile.Read(ref _closed) ? null : ex as IOException ?? new IOException("The connection was reset by the peer.", ex);
+        }
+        finally
+        {
+            if (!abandoned)
+            {
+                _receiveEnded = true;
+                input.End(error);
                 Finish(deferred, done, reserved);
             }
         }

@@ -317,24 +317,36 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         {
             var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
             var buffer = result.Buffer;
-            if (!prefaceSeen && buffer.Length >= Preface.Size)
+            var advanced = false;
+            try
             {
-                Preface.Validate(buffer);
-                buffer = buffer.Slice(Preface.Size);
-                prefaceSeen = true;
-            }
+                if (!prefaceSeen && buffer.Length >= Preface.Size)
+                {
+                    Preface.Validate(buffer);
+                    buffer = buffer.Slice(Preface.Size);
+                    prefaceSeen = true;
+                }
 
-            if (prefaceSeen && FrameReader.TryReadFrame(ref buffer, LocalSettings.MaxFrameSize, out var header, out var payload))
+                if (prefaceSeen && FrameReader.TryReadFrame(ref buffer, LocalSettings.MaxFrameSize, out var header, out var payload))
+                {
+                    var settings = header.Type == FrameType.Settings
+                        ? ConnectionSettings.Read(payload)
+                        : throw new ProtocolException($"Expected SETTINGS after the preface, got {header.Type}.");
+                    // Frames behind SETTINGS are not examined yet: the read loop must see them at once.
+                    _input.AdvanceTo(buffer.Start);
+                    advanced = true;
+                    return settings;
+                }
+            }
+            finally
             {
-                var settings = header.Type == FrameType.Settings
-                    ? ConnectionSettings.Read(payload)
-                    : throw new ProtocolException($"Expected SETTINGS after the preface, got {header.Type}.");
-                // Frames behind SETTINGS are not examined yet: the read loop must see them at once.
-                _input.AdvanceTo(buffer.Start);
-                return settings;
+                // Also when the preface or SETTINGS is refused: an input read in place (shared
+                // memory) is unmapped only once no buffer of it is held.
+                if (!advanced)
+                {
+                    _input.AdvanceTo(buffer.Start, buffer.End);
+                }
             }
-
-            _input.AdvanceTo(buffer.Start, buffer.End);
 
             if (result.IsCanceled)
             {

@@ -36,6 +36,8 @@ internal sealed class SharedMemoryConnection : TransportConnection, IDescriptorC
     private readonly SharedRing _outgoing;
     private readonly SpaceWaiter _spaceWaiter;
     private readonly Task _watcher;
+    // Null when the ring is copied out instead (too small to read in place).
+    private RingReader? _reader;
 
     /// <param name="control">The control socket, now the connection's.</param>
     /// <param name="segment">The mapped segment, now the connection's.</param>
@@ -150,6 +152,9 @@ internal sealed class SharedMemoryConnection : TransportConnection, IDescriptorC
 
     protected override bool CoalescesSends => false;
 
+    // In place whenever the ring holds a whole frame of the largest size; a smaller ring is copied out.
+    protected override InPlaceInput? CreateInPlaceInput() => _reader = RingReader.Fits(_incoming.Capacity) ? new RingReader(_incoming) : null;
+
     protected override int Receive(Span<byte> buffer) => _incoming.Read(buffer);
 
     protected override ValueTask SendAsync(ReadOnlyMemory<byte> buffer)
@@ -182,10 +187,35 @@ internal sealed class SharedMemoryConnection : TransportConnection, IDescriptorC
         ReceiveThreads.Release();
         // The rings were aborted, which wakes a sleeping waiter at once. Should it somehow still be
         // there, the mapping is left to the process's end rather than pulled from under a thread.
-        if (await _spaceWaiter.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false))
+        if (await _spaceWaiter.StopAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false) && await ReaderRetiredAsync().ConfigureAwait(false))
         {
             _segment.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Whether the protocol's reader let go of the ring for good. A read loop that outlived the
+    /// dispose (the protocol waits for it only so long) may still hold a buffer in the ring; it
+    /// lets go at its next AdvanceTo, and is given 10 s.
+    /// </summary>
+    private async ValueTask<bool> ReaderRetiredAsync()
+    {
+        if (_reader is null)
+        {
+            return true;
+        }
+
+        for (var waited = 0; waited < 1000; waited++)
+        {
+            if (_reader.TryRetire())
+            {
+                return true;
+            }
+
+            await Task.Delay(10).ConfigureAwait(false);
+        }
+
+        return false;
     }
 
     private async ValueTask SendRestAsync(ReadOnlyMemory<byte> rest)

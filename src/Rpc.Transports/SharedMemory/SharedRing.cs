@@ -26,7 +26,10 @@ namespace Rpc.Transports.SharedMemory;
 /// </para>
 /// <para>
 /// Threads: one thread at a time produces (the connection's send loop) and one consumes (its
-/// receive thread); <see cref="Abort"/> may come from any thread.
+/// receive thread, through <see cref="Read"/>); <see cref="Abort"/> may come from any thread. Read
+/// in place (<see cref="RingReader"/>), consuming is split: the receive thread only waits for the
+/// tail to change (<see cref="WaitForTailChange"/>, <see cref="RawTail"/>), and whoever holds the
+/// reader checks the tail and releases bytes (<see cref="ReadableEnd"/>, <see cref="Release"/>).
 /// </para>
 /// </summary>
 internal sealed unsafe class SharedRing
@@ -256,6 +259,96 @@ internal sealed unsafe class SharedRing
         }
     }
 
+    /// <summary>Bytes the ring holds at most.</summary>
+    public int Capacity => _capacity;
+
+    /// <summary>The first byte of the ring's data; bytes from <see cref="Consumed"/> to the tail stay put until released.</summary>
+    public byte* Data => _data;
+
+    /// <summary>In-place consumer: where the bytes not yet released begin (this side's head).</summary>
+    public long Consumed => _head;
+
+    /// <summary>
+    /// In-place consumer, by whichever thread holds the reader (see <see cref="RingReader"/>): the
+    /// producer's tail, checked as every load of it is. Bytes up to it may be read where they lie.
+    /// </summary>
+    public long ReadableEnd() => LoadTail();
+
+    /// <summary>The producer's tail as the shared page says it now, unchecked: only to notice a change, never to size a read.</summary>
+    public long RawTail => Volatile.Read(ref *Tail);
+
+    /// <summary>Whether the producer said no more bytes come.</summary>
+    public bool ProducerHasClosed => Volatile.Read(ref *ProducerClosed) != 0;
+
+    /// <summary>
+    /// In-place consumer: hands the bytes before <paramref name="head"/> back to the producer, and
+    /// wakes it if it sleeps for space. <paramref name="head"/> lies in [<see cref="Consumed"/>, the last checked tail].
+    /// </summary>
+    public void Release(long head)
+    {
+        if (head == _head)
+        {
+            return;
+        }
+
+        Debug.Assert(head > _head && head <= _peerTail, "Released bytes that were never readable.");
+        _head = head;
+        Volatile.Write(ref *Head, head);
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref *ProducerSleeping) != 0)
+        {
+            Interlocked.Increment(ref *SpaceSignal);
+            Futex.WakeAll(SpaceSignal);
+        }
+    }
+
+    /// <summary>
+    /// In-place consumer's receive thread: waits (spin, then futex) until the shared tail is no
+    /// longer <paramref name="seen"/> and returns it unchecked, or returns -1 once the producer
+    /// closed without moving it. Throws <see cref="IOException"/> once aborted with nothing new.
+    /// </summary>
+    public long WaitForTailChange(long seen)
+    {
+        long waitBegan = 0;
+        var slept = false;
+        while (true)
+        {
+            var tail = RawTail;
+            if (tail != seen)
+            {
+                if (slept)
+                {
+                    _dataSpin.Missed(Stopwatch.GetTimestamp() - waitBegan);
+                }
+
+                return tail;
+            }
+
+            if (ProducerHasClosed)
+            {
+                // The close was published after the last tail: look once more before reporting the end.
+                if (RawTail != seen)
+                {
+                    continue;
+                }
+
+                return -1;
+            }
+
+            if (_aborted)
+            {
+                throw new IOException("The shared-memory peer is gone.");
+            }
+
+            if (waitBegan == 0)
+            {
+                waitBegan = Stopwatch.GetTimestamp();
+            }
+
+            slept |= !WaitForData(seen);
+        }
+    }
+
     /// <summary>
     /// Producer: the consumer's head, checked. It is in [tail − capacity, tail] and at or after the
     /// last one seen, or the ring is corrupt.
@@ -317,8 +410,8 @@ internal sealed unsafe class SharedRing
     }
 
     /// <summary>
-    /// Spins briefly (a quick answer then costs no system call), then sleeps on the futex; true
-    /// when the spin caught the data (or the end).
+    /// Spins briefly (a quick answer then costs no system call), then sleeps on the futex until the
+    /// tail leaves <paramref name="head"/>; true when the spin caught the data (or the end).
     /// </summary>
     private bool WaitForData(long head)
     {

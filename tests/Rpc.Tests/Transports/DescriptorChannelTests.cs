@@ -588,7 +588,11 @@ internal sealed class DescriptorEndpoint : IAsyncDisposable
             }
 
             Assert.False(result.IsCompleted, "The input ended before the marker.");
-            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+            // Only a marker's head can span reads, so the rest is let go, as a frame parser lets go of
+            // whole frames: a shared-memory input is the ring itself, which stops its producer
+            // while full of bytes its reader keeps.
+            var kept = Math.Min(result.Buffer.Length, marker.Length - 1);
+            input.AdvanceTo(result.Buffer.GetPosition(result.Buffer.Length - kept), result.Buffer.End);
         }
     }
 
