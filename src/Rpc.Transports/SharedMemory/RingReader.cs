@@ -62,8 +62,9 @@ internal sealed class RingReader : InPlaceInput, IValueTaskSource<ReadResult>
     private bool _reading;
     private bool _retired;
 
-    // The receive thread's.
+    // The receive thread's; _deliveringOn is its id while it completes a read (the reader runs inline then).
     private long _seenTail;
+    private volatile int _deliveringOn;
 
     // Set once each; _endError is written before _ended.
     private Exception? _endError;
@@ -85,6 +86,17 @@ internal sealed class RingReader : InPlaceInput, IValueTaskSource<ReadResult>
     {
         ThrowIfCompleted();
         cancellationToken.ThrowIfCancellationRequested();
+        // Called from inside the receive thread's delivery, a read waits even with bytes there: the
+        // receive thread then runs what parsing deferred (readers' wake-ups, handler starts) and
+        // delivers them at once. Taken here, a producer that keeps writing would keep the frame
+        // loop going and that work waiting, as a pipe's writer never does (it is busy flushing).
+        if (_deliveringOn == Environment.CurrentManagedThreadId)
+        {
+            _core.Reset();
+            Interlocked.Exchange(ref _state, Waiting);
+            return WaitingRead(cancellationToken);
+        }
+
         lock (_memoryLock)
         {
             if (HasNews())
@@ -102,6 +114,11 @@ internal sealed class RingReader : InPlaceInput, IValueTaskSource<ReadResult>
             }
         }
 
+        return WaitingRead(cancellationToken);
+    }
+
+    private ValueTask<ReadResult> WaitingRead(CancellationToken cancellationToken)
+    {
         if (cancellationToken.CanBeCanceled)
         {
             _tokenRegistration = cancellationToken.UnsafeRegister(static state => ((RingReader)state!).AbandonWait(), this);
@@ -181,19 +198,65 @@ internal sealed class RingReader : InPlaceInput, IValueTaskSource<ReadResult>
             return false;
         }
 
-        var tail = _ring.WaitForTailChange(_seenTail);
-        if (tail < 0)
+        if (!TryDeliverWhatIsHere())
+        {
+            var tail = _ring.WaitForTailChange(_seenTail);
+            if (tail < 0)
+            {
+                return false;
+            }
+
+            _seenTail = tail;
+            if (Interlocked.CompareExchange(ref _state, Delivering, Waiting) == Waiting)
+            {
+                DeliverHere();
+            }
+        }
+
+        return !_completed;
+    }
+
+    /// <summary>
+    /// Receive thread: completes a read that waits for bytes already in the ring (it went waiting
+    /// from inside the last delivery); false when none waits or nothing is there for it.
+    /// </summary>
+    private bool TryDeliverWhatIsHere()
+    {
+        if (Volatile.Read(ref _state) != Waiting || Interlocked.CompareExchange(ref _state, Delivering, Waiting) != Waiting)
         {
             return false;
         }
 
-        _seenTail = tail;
-        if (Interlocked.CompareExchange(ref _state, Delivering, Waiting) == Waiting)
+        // Holding the read, this thread may look at what it examined.
+        if (_ring.RawTail > _examined || _ended || Volatile.Read(ref _cancelRequested) != 0)
+        {
+            DeliverHere();
+            return true;
+        }
+
+        // Back to waiting; an end or cancel that came meanwhile found the read held and left it to us.
+        Interlocked.Exchange(ref _state, Waiting);
+        if ((_ended || Volatile.Read(ref _cancelRequested) != 0) && Interlocked.CompareExchange(ref _state, Delivering, Waiting) == Waiting)
+        {
+            Deliver();
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Receive thread: delivers, marking this thread as the one the reader yields back to.</summary>
+    private void DeliverHere()
+    {
+        _deliveringOn = Environment.CurrentManagedThreadId;
+        try
         {
             Deliver();
         }
-
-        return !_completed;
+        finally
+        {
+            _deliveringOn = 0;
+        }
     }
 
     public override void End(Exception? error)
