@@ -207,10 +207,7 @@ internal sealed class RingReader : InPlaceInput, IValueTaskSource<ReadResult>
             }
 
             _seenTail = tail;
-            if (Interlocked.CompareExchange(ref _state, Delivering, Waiting) == Waiting)
-            {
-                DeliverHere();
-            }
+            TryDeliverWhatIsHere();
         }
 
         return !_completed;
@@ -227,9 +224,12 @@ internal sealed class RingReader : InPlaceInput, IValueTaskSource<ReadResult>
             return false;
         }
 
-        // Holding the read, this thread may look at what it examined.
-        if (_ring.RawTail > _examined || _ended || Volatile.Read(ref _cancelRequested) != 0)
+        // Holding the read, this thread may look at what it examined. What it delivers counts as
+        // seen: a read that took it must not be woken again for it.
+        var tail = _ring.RawTail;
+        if (tail > _examined || _ended || Volatile.Read(ref _cancelRequested) != 0)
         {
+            _seenTail = Math.Max(_seenTail, tail);
             DeliverHere();
             return true;
         }
