@@ -225,9 +225,10 @@ internal sealed class RingReader : InPlaceInput, IValueTaskSource<ReadResult>
         }
 
         // Holding the read, this thread may look at what it examined. What it delivers counts as
-        // seen: a read that took it must not be woken again for it.
+        // seen: a read that took it must not be woken again for it. A tail moved back is news
+        // too: the read's checked load fails the ring.
         var tail = _ring.RawTail;
-        if (tail > _examined || _ended || Volatile.Read(ref _cancelRequested) != 0)
+        if (tail != _examined || _ended || Volatile.Read(ref _cancelRequested) != 0)
         {
             _seenTail = Math.Max(_seenTail, tail);
             DeliverHere();
