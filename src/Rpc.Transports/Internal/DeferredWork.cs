@@ -88,6 +88,9 @@ internal sealed class DeferredWork
     /// <summary>Whether items wait to run; for the owner.</summary>
     public bool HasPending => !_items.IsEmpty;
 
+    /// <summary>Whether an item runs now; for the owner, from inside it.</summary>
+    public bool IsRunningItem => (Volatile.Read(ref _state) & 1) != 0;
+
     /// <summary>The calling thread is the receiving one from now on (at the start, or after a rescue).</summary>
     public void TakeOwnership()
     {

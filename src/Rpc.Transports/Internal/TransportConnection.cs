@@ -132,6 +132,12 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     protected virtual bool CoalescesSends => true;
 
     /// <summary>
+    /// Whether a send is so dear that a handler or reader running on the receive thread sends what
+    /// it wrote only when it returns (<see cref="SendScheduler.DeferOn"/>). TCP's is.
+    /// </summary>
+    protected virtual bool CoalescesSendsWithinWork => false;
+
+    /// <summary>
     /// The input, for a medium whose received bytes the protocol can read where they lie; null
     /// (the default) copies them into a pipe. Only with <see cref="ReceiveMode.Thread"/>: the
     /// receive thread then waits for bytes and wakes the reader (<see cref="InPlaceInput.WaitAndDeliver"/>).
@@ -223,7 +229,7 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _deferred = new DeferredWork(() => StartReceiveThread(done, reserved));
-        _sendScheduler.DeferOn(_deferred, batch: CoalescesSends);
+        _sendScheduler.DeferOn(_deferred, batch: CoalescesSends, batchWithinWork: CoalescesSendsWithinWork);
         StartReceiveThread(done, reserved);
         return done.Task;
     }

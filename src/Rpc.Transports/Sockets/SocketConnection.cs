@@ -62,7 +62,9 @@ internal class SocketConnection : TransportConnection
     }
 
     /// <summary>The connected socket.</summary>
-    protected Socket Socket => _socket;
+    protected internal Socket Socket => _socket;
+
+    protected override bool CoalescesSendsWithinWork => _socket.ProtocolType == ProtocolType.Tcp;
 
     protected override ReceiveMode Receiving => Readiness.IsSupported ? ReceiveMode.ThreadWhileAvailable : ReceiveMode.Async;
 

@@ -68,26 +68,22 @@ public sealed class TcpTransport : ITransport
     public async ValueTask<ITransportConnection> ConnectAsync(TransportAddress address, CancellationToken cancellationToken)
     {
         var (host, port) = ParseHostPort(address);
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var secure = address.Scheme == "tcps";
+        Socket socket;
+        IPEndPoint peer;
         try
         {
-            await socket.ConnectAsync(host, port, cancellationToken).ConfigureAwait(false);
+            // TLS reads through SslStream, which uses the runtime's engine anyway.
+            (socket, peer) = await TcpConnect.ConnectAsync(host, port, viaRuntime: secure, cancellationToken).ConfigureAwait(false);
         }
         catch (SocketException ex)
         {
-            socket.Dispose();
             throw new ConnectionFailedException($"Could not connect to '{address}': {ex.SocketErrorCode}.", ex);
         }
-        catch
-        {
-            // Cancelled (or anything else): the socket is ours until we return it.
-            socket.Dispose();
-            throw;
-        }
 
-        if (address.Scheme != "tcps")
+        if (!secure)
         {
-            return new SocketConnection(socket, TcpPeer.Describe(socket.RemoteEndPoint), _options.MaxBufferSize);
+            return new SocketConnection(socket, TcpPeer.Describe(peer), _options.MaxBufferSize);
         }
 
         var tls = new SslStream(new NetworkStream(socket, ownsSocket: true), leaveInnerStreamOpen: false);

@@ -3,8 +3,10 @@ using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Rpc.Tests.Infrastructure;
+using Rpc.Transports;
 using Rpc.Transports.Internal;
 using Rpc.Transports.Sockets;
+using Rpc.Transports.Tcp;
 using Xunit;
 
 namespace Rpc.Tests.Transports;
@@ -141,6 +143,48 @@ public sealed partial class SocketSendTests
                 File.Delete(path);
             }
         }
+    }
+
+    [Fact]
+    public async Task TcpConnection_BothEnds_NeverJoinTheRuntimesEpollSet()
+    {
+        if (!SocketSends.IsSupported)
+        {
+            return;
+        }
+
+        // A Socket.ConnectAsync that waits puts its socket in the runtime's set; ours connects without it.
+        var transport = new TcpTransport(new TcpTransportOptions());
+        await using var listener = await transport.BindAsync(TransportAddress.Parse("tcp://127.0.0.1:0"), new ListenOptions(), CancellationToken.None);
+        var accepting = listener.AcceptAsync().AsTask();
+        await using var client = await transport.ConnectAsync(listener.Address, CancellationToken.None);
+        await using var server = await accepting.DefaultTimeout() ?? throw new InvalidOperationException("The listener closed.");
+
+        await client.Transport.Output.WriteAsync(new byte[] { 1 });
+        var read = await server.Transport.Input.ReadAsync().AsTask().DefaultTimeout();
+        server.Transport.Input.AdvanceTo(read.Buffer.End);
+
+        foreach (var connection in new[] { client, server })
+        {
+            var descriptor = (int)((SocketConnection)connection).Socket.SafeHandle.DangerousGetHandle();
+            Assert.DoesNotContain(EpollSetsHolding(descriptor), set => set != WritableWaiter.EpollDescriptor);
+        }
+    }
+
+    [Fact]
+    public async Task TcpConnect_NobodyListening_FailsRefused()
+    {
+        // A port just bound and closed again: nothing listens there now.
+        int port;
+        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            probe.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+            port = ((System.Net.IPEndPoint)probe.LocalEndPoint!).Port;
+        }
+
+        var transport = new TcpTransport(new TcpTransportOptions());
+        var error = await Assert.ThrowsAsync<ConnectionFailedException>(() => transport.ConnectAsync(TransportAddress.Parse($"tcp://127.0.0.1:{port}"), CancellationToken.None).AsTask().DefaultTimeout());
+        Assert.Contains("ConnectionRefused", error.Message, StringComparison.Ordinal);
     }
 
     private static async Task<(Socket Sender, Socket Receiver, string Path)> ConnectAsync()
