@@ -324,15 +324,13 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         }
         catch (Exception ex) when (IsConnectionEnd(ex))
         {
-            error = Volatile.Read(ref _closed) ? null : ex as IOException ?? new IOException("The connection was reset by the peer.", ex);
+            error = AsReceiveError(ex);
         }
         finally
         {
             if (!abandoned)
             {
-                _receiveEnded = true;
-                writer.Complete(error);
-                Finish(deferred, done, reserved);
+                EndReceiving(writer.Complete, error, deferred, done, reserved);
             }
         }
     }
@@ -360,17 +358,27 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
         }
         catch (Exception ex) when (IsConnectionEnd(ex))
         {
-            error = Volatile.Read(ref _closed) ? null : ex as IOException ?? new IOException("The connection was reset by the peer.", ex);
+            error = AsReceiveError(ex);
         }
         finally
         {
             if (!abandoned)
             {
-                _receiveEnded = true;
-                input.End(error);
-                Finish(deferred, done, reserved);
+                EndReceiving(input.End, error, deferred, done, reserved);
             }
         }
+    }
+
+    /// <summary>What the reader is told of a medium that failed: nothing once we closed it ourselves.</summary>
+    private IOException? AsReceiveError(Exception ex) =>
+        Volatile.Read(ref _closed) ? null : ex as IOException ?? new IOException("The connection was reset by the peer.", ex);
+
+    /// <summary>The receive thread's last steps, unless a rescue took the loop from it.</summary>
+    private void EndReceiving(Action<Exception?> endInput, Exception? error, DeferredWork deferred, TaskCompletionSource done, bool reserved)
+    {
+        _receiveEnded = true;
+        endInput(error);
+        Finish(deferred, done, reserved);
     }
 
     private static bool IsEnd(FlushResult result) => result.IsCompleted || result.IsCanceled;

@@ -27,39 +27,32 @@ public sealed partial class SocketSendTests
             return; // Elsewhere sends go through the runtime's engine.
         }
 
-        var (sender, receiver, path) = await ConnectAsync();
+        var (sender, receiver) = await ConnectAsync();
         using (sender)
         using (receiver)
         using (var waiter = new WritableWaiter(sender.SafeHandle))
         {
-            try
-            {
-                FillUntilFull(sender);
-                Assert.Equal(-1, SocketSends.Send(sender.SafeHandle, [1]));
-                var writable = waiter.WaitAsync();
-                await Task.Delay(50);
-                Assert.False(writable.IsCompleted, "The wait ended while the buffer was still full.");
+            FillUntilFull(sender);
+            Assert.Equal(-1, SocketSends.Send(sender.SafeHandle, [1]));
+            var writable = waiter.WaitAsync();
+            await Task.Delay(50);
+            Assert.False(writable.IsCompleted, "The wait ended while the buffer was still full.");
 
-                Drain(receiver);
-                await writable.DefaultTimeout();
-                Assert.Equal(1, SocketSends.Send(sender.SafeHandle, [1]));
+            Drain(receiver);
+            await writable.DefaultTimeout();
+            Assert.Equal(1, SocketSends.Send(sender.SafeHandle, [1]));
 
-                // A second wait on the same socket re-arms its one-shot registration.
-                FillUntilFull(sender);
-                var again = waiter.WaitAsync();
-                Drain(receiver);
-                await again.DefaultTimeout();
+            // A second wait on the same socket re-arms its one-shot registration.
+            FillUntilFull(sender);
+            var again = waiter.WaitAsync();
+            Drain(receiver);
+            await again.DefaultTimeout();
 
-                FillUntilFull(sender);
-                var shutDown = waiter.WaitAsync();
-                sender.Shutdown(SocketShutdown.Both);
-                await shutDown.DefaultTimeout();
-                Assert.Throws<IOException>(() => SocketSends.Send(sender.SafeHandle, [1]));
-            }
-            finally
-            {
-                File.Delete(path);
-            }
+            FillUntilFull(sender);
+            var shutDown = waiter.WaitAsync();
+            sender.Shutdown(SocketShutdown.Both);
+            await shutDown.DefaultTimeout();
+            Assert.Throws<IOException>(() => SocketSends.Send(sender.SafeHandle, [1]));
         }
     }
 
@@ -71,24 +64,17 @@ public sealed partial class SocketSendTests
             return; // Elsewhere sends go through the runtime's engine.
         }
 
-        var (sender, receiver, path) = await ConnectAsync();
+        var (sender, receiver) = await ConnectAsync();
         using (sender)
         using (receiver)
         {
-            try
-            {
-                var waiter = new WritableWaiter(sender.SafeHandle);
-                FillUntilFull(sender);
-                var waiting = waiter.WaitAsync();
-                waiter.Dispose();
-                await waiting.DefaultTimeout();
-                // A wait that starts after the dispose ends at once too.
-                await waiter.WaitAsync().DefaultTimeout();
-            }
-            finally
-            {
-                File.Delete(path);
-            }
+            var waiter = new WritableWaiter(sender.SafeHandle);
+            FillUntilFull(sender);
+            var waiting = waiter.WaitAsync();
+            waiter.Dispose();
+            await waiting.DefaultTimeout();
+            // A wait that starts after the dispose ends at once too.
+            await waiter.WaitAsync().DefaultTimeout();
         }
     }
 
@@ -100,7 +86,7 @@ public sealed partial class SocketSendTests
             return; // Elsewhere sends go through the runtime's engine.
         }
 
-        var (sender, receiver, path) = await ConnectAsync();
+        var (sender, receiver) = await ConnectAsync();
         using (receiver)
         {
             var connection = new SocketConnection(sender, "test", 1 << 20);
@@ -119,28 +105,20 @@ public sealed partial class SocketSendTests
 
                 // The check sees what it looks for: a pending Socket.SendAsync puts its socket in the
                 // runtime's set.
-                var (control, controlPeer, controlPath) = await ConnectAsync();
+                var (control, controlPeer) = await ConnectAsync();
                 using (control)
                 using (controlPeer)
                 {
-                    try
-                    {
-                        FillUntilFull(control);
-                        var pending = control.SendAsync(new byte[64 * 1024], SocketFlags.None);
-                        Assert.Contains(EpollSetsHolding((int)control.SafeHandle.DangerousGetHandle()), set => set != WritableWaiter.EpollDescriptor);
-                        Drain(controlPeer);
-                        await pending.DefaultTimeout();
-                    }
-                    finally
-                    {
-                        File.Delete(controlPath);
-                    }
+                    FillUntilFull(control);
+                    var pending = control.SendAsync(new byte[64 * 1024], SocketFlags.None);
+                    Assert.Contains(EpollSetsHolding((int)control.SafeHandle.DangerousGetHandle()), set => set != WritableWaiter.EpollDescriptor);
+                    Drain(controlPeer);
+                    await pending.DefaultTimeout();
                 }
             }
             finally
             {
                 await connection.DisposeAsync().AsTask().DefaultTimeout();
-                File.Delete(path);
             }
         }
     }
@@ -187,16 +165,24 @@ public sealed partial class SocketSendTests
         Assert.Contains("ConnectionRefused", error.Message, StringComparison.Ordinal);
     }
 
-    private static async Task<(Socket Sender, Socket Receiver, string Path)> ConnectAsync()
+    /// <summary>A connected pair of Unix sockets; the socket file is gone again once they are connected.</summary>
+    private static async Task<(Socket Sender, Socket Receiver)> ConnectAsync()
     {
         var path = TestPaths.NewSocketPath();
-        using var listening = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listening.Bind(new UnixDomainSocketEndPoint(path));
-        listening.Listen(1);
-        var sender = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        await sender.ConnectAsync(new UnixDomainSocketEndPoint(path)).DefaultTimeout();
-        var receiver = await listening.AcceptAsync().DefaultTimeout();
-        return (sender, receiver, path);
+        try
+        {
+            using var listening = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            listening.Bind(new UnixDomainSocketEndPoint(path));
+            listening.Listen(1);
+            var sender = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await sender.ConnectAsync(new UnixDomainSocketEndPoint(path)).DefaultTimeout();
+            var receiver = await listening.AcceptAsync().DefaultTimeout();
+            return (sender, receiver);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
     }
 
     private static void FillUntilFull(Socket sender)
