@@ -248,9 +248,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
 
     public async Task<bool> MoveNext(CancellationToken cancellationToken)
     {
-        using var registration = cancellationToken.CanBeCanceled
-            ? cancellationToken.UnsafeRegister(static state => ((ClientCall<TRequest, TResponse>)state!).Cancel(CanceledByClient), this)
-            : default;
+        using var registration = RegisterUnlessTheCalls(cancellationToken);
         try
         {
             await _started.ConfigureAwait(false);
@@ -270,6 +268,16 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             throw await FailAsync(ex).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// Cancels the call when <paramref name="cancellationToken"/> fires, for one read or write. The
+    /// call's own token is registered for the call's life already: registering it again for every
+    /// message (as a stream read with it does) cost a registration and an unregistration each.
+    /// </summary>
+    private CancellationTokenRegistration RegisterUnlessTheCalls(CancellationToken cancellationToken) =>
+        cancellationToken.CanBeCanceled && cancellationToken != _options.CancellationToken
+            ? cancellationToken.UnsafeRegister(static state => ((ClientCall<TRequest, TResponse>)state!).Cancel(CanceledByClient), this)
+            : default;
 
     public Task WriteAsync(TRequest message) => WriteAsync(message, CancellationToken.None);
 
@@ -291,9 +299,7 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
             _writePending = true;
         }
 
-        using var registration = cancellationToken.CanBeCanceled
-            ? cancellationToken.UnsafeRegister(static state => ((ClientCall<TRequest, TResponse>)state!).Cancel(CanceledByClient), this)
-            : default;
+        using var registration = RegisterUnlessTheCalls(cancellationToken);
         SerializedMessage serialized = default;
         try
         {
