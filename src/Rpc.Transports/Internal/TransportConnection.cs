@@ -212,6 +212,9 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
 
     private void Close()
     {
+        // The medium closes under the lock: a second Close (the dispose's) returns only once the
+        // first one's CloseMedium is done, so nothing of the medium is released (a shared-memory
+        // segment unmapped) while another thread still closes it.
         lock (_closeLock)
         {
             if (_closed)
@@ -220,9 +223,8 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
             }
 
             _closed = true;
+            CloseMedium();
         }
-
-        CloseMedium();
     }
 
     private Task StartReceiveThread(bool reserved)

@@ -200,8 +200,7 @@ internal sealed class RingReader : InPlaceInput, IValueTaskSource<ReadResult>
 
         if (!TryDeliverWhatIsHere())
         {
-            var tail = _ring.WaitForTailChange(_seenTail);
-            if (tail < 0)
+            if (!_ring.WaitForTailChange(_seenTail, out var tail))
             {
                 return false;
             }
@@ -272,7 +271,9 @@ internal sealed class RingReader : InPlaceInput, IValueTaskSource<ReadResult>
 
     ReadResult IValueTaskSource<ReadResult>.GetResult(short token)
     {
-        _tokenRegistration.Unregister();
+        // Dispose, not Unregister: it waits for a callback already running, which would otherwise
+        // fail the next read. On the callback's own thread (its continuation runs inline) it does not wait.
+        _tokenRegistration.Dispose();
         return _core.GetResult(token);
     }
 
@@ -283,9 +284,10 @@ internal sealed class RingReader : InPlaceInput, IValueTaskSource<ReadResult>
 
     /// <summary>
     /// Under the lock: something a read returns at once: bytes past the examined ones, the end, a
-    /// cancel, or the retirement's error. Unchecked: <see cref="Take"/> checks.
+    /// cancel, or the retirement's error. Unchecked: <see cref="Take"/> checks, so a tail the peer
+    /// moved back is news too, and fails the ring there.
     /// </summary>
-    private bool HasNews() => _retired || _ended || Volatile.Read(ref _cancelRequested) != 0 || _ring.RawTail > _examined;
+    private bool HasNews() => _retired || _ended || Volatile.Read(ref _cancelRequested) != 0 || _ring.RawTail != _examined;
 
     /// <summary>The token's callback: the waiting read fails as cancelled.</summary>
     private void AbandonWait()

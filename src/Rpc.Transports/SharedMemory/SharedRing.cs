@@ -304,16 +304,17 @@ internal sealed unsafe class SharedRing
 
     /// <summary>
     /// In-place consumer's receive thread: waits (spin, then futex) until the shared tail is no
-    /// longer <paramref name="seen"/> and returns it unchecked, or returns -1 once the producer
-    /// closed without moving it. Throws <see cref="IOException"/> once aborted with nothing new.
+    /// longer <paramref name="seen"/> and gives it unchecked (any value, the peer's to write), or
+    /// returns false once the producer closed without moving it. Throws <see cref="IOException"/>
+    /// once aborted with nothing new.
     /// </summary>
-    public long WaitForTailChange(long seen)
+    public bool WaitForTailChange(long seen, out long tail)
     {
         long waitBegan = 0;
         var slept = false;
         while (true)
         {
-            var tail = RawTail;
+            tail = RawTail;
             if (tail != seen)
             {
                 if (slept)
@@ -321,7 +322,7 @@ internal sealed unsafe class SharedRing
                     _dataSpin.Missed(Stopwatch.GetTimestamp() - waitBegan);
                 }
 
-                return tail;
+                return true;
             }
 
             if (ProducerHasClosed)
@@ -332,7 +333,7 @@ internal sealed unsafe class SharedRing
                     continue;
                 }
 
-                return -1;
+                return false;
             }
 
             if (_aborted)

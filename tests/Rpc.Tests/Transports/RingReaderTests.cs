@@ -182,6 +182,23 @@ public sealed class RingReaderTests : IDisposable
     }
 
     [Fact]
+    public async Task PeerMovesTheTailBack_WhileTheReaderIsBusy_TheNextReadFailsWithCorruption()
+    {
+        var producer = _segment.GetRing(0, TimeSpan.Zero);
+        var reader = new RingReader(_segment.GetRing(0, TimeSpan.Zero));
+        var receiving = RunReceiveThread(reader);
+        producer.Write([1, 2, 3, 4]);
+        var first = await reader.ReadAsync().AsTask().DefaultTimeout();
+        SetTail(2);
+        WakeConsumer();
+        reader.AdvanceTo(first.Buffer.End);
+
+        // Not a read that waits for bytes that never come: the tail moved, which is news.
+        await Assert.ThrowsAsync<SharedRingCorruptException>(() => reader.ReadAsync().AsTask().DefaultTimeout());
+        await receiving.DefaultTimeout();
+    }
+
+    [Fact]
     public async Task PeerPutsTheTailBeyondTheRing_TheWaitingReadFailsWithCorruption()
     {
         var reader = new RingReader(_segment.GetRing(0, TimeSpan.Zero));
