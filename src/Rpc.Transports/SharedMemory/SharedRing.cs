@@ -203,8 +203,6 @@ internal sealed unsafe class SharedRing
     /// </summary>
     public int Read(Span<byte> destination)
     {
-        long waitBegan = 0;
-        var slept = false;
         while (true)
         {
             var head = _head;
@@ -216,46 +214,15 @@ internal sealed unsafe class SharedRing
                 var first = Math.Min(count, _capacity - start);
                 new ReadOnlySpan<byte>(_data + start, first).CopyTo(destination);
                 new ReadOnlySpan<byte>(_data, count - first).CopyTo(destination[first..]);
-                _head = head + count;
-                Volatile.Write(ref *Head, _head);
-
-                Interlocked.MemoryBarrier();
-                if (Volatile.Read(ref *ProducerSleeping) != 0)
-                {
-                    Interlocked.Increment(ref *SpaceSignal);
-                    Futex.WakeAll(SpaceSignal);
-                }
-
-                if (slept)
-                {
-                    _dataSpin.Missed(Stopwatch.GetTimestamp() - waitBegan);
-                }
-
+                Release(head + count);
                 return count;
             }
 
-            if (Volatile.Read(ref *ProducerClosed) != 0)
+            // Any change of the tail is looked at (and checked) above; the end only once it is all read.
+            if (!WaitForTailChange(head, out _))
             {
-                // The close was published after the last tail: look once more before reporting the end.
-                if (LoadTail() != head)
-                {
-                    continue;
-                }
-
                 return 0;
             }
-
-            if (_aborted)
-            {
-                throw new IOException("The shared-memory peer is gone.");
-            }
-
-            if (waitBegan == 0)
-            {
-                waitBegan = Stopwatch.GetTimestamp();
-            }
-
-            slept |= !WaitForData(head);
         }
     }
 
