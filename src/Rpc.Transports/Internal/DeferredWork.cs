@@ -91,6 +91,9 @@ internal sealed class DeferredWork
     /// <summary>Whether an item runs now; for the owner, from inside it.</summary>
     public bool IsRunningItem => (Volatile.Read(ref _state) & 1) != 0;
 
+    /// <summary>Which item runs now (a count, odd while one does); for the owner, from inside it.</summary>
+    public long CurrentItem => Volatile.Read(ref _state);
+
     /// <summary>The calling thread is the receiving one from now on (at the start, or after a rescue).</summary>
     public void TakeOwnership()
     {

@@ -45,6 +45,7 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     private Task<FlushResult>? _pendingFlush;
     private volatile bool _receiveEnded;
     private bool _closed;
+    private bool _batchesWithinItem;
     private int _disposed;
 
     /// <param name="peer">The peer's description.</param>
@@ -136,6 +137,28 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     /// it wrote only when it returns (<see cref="SendScheduler.DeferOn"/>). TCP's is.
     /// </summary>
     protected virtual bool CoalescesSendsWithinWork => false;
+
+    /// <summary>
+    /// Bytes up to which a writer that keeps writing inside one item on the receive thread has its
+    /// sends gathered (<see cref="SendScheduler.DeferOn"/>); 0, the default, sends each flush.
+    /// </summary>
+    protected virtual int SendBatchWithinItem => 0;
+
+    /// <summary>
+    /// Whether a read made while the protocol parses on the receive thread first lets the work it
+    /// deferred run (true for input read in place, see <see cref="InPlaceInput"/>); set by
+    /// <see cref="Start"/>, before the protocol reads.
+    /// </summary>
+    internal bool ReadsYieldToDeferredWork => _inPlace is not null;
+
+    /// <summary>The protocol, after each flush: sends a gathered batch that has reached its size.</summary>
+    internal void AfterFlush()
+    {
+        if (_batchesWithinItem)
+        {
+            _sendScheduler.SendParkedOnceFull(Backlog.UnsentBytes);
+        }
+    }
 
     /// <summary>
     /// The input, for a medium whose received bytes the protocol can read where they lie; null
@@ -231,7 +254,8 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _deferred = new DeferredWork(() => StartReceiveThread(done, reserved));
-        _sendScheduler.DeferOn(_deferred, batch: CoalescesSends, batchWithinWork: CoalescesSendsWithinWork);
+        _batchesWithinItem = SendBatchWithinItem > 0;
+        _sendScheduler.DeferOn(_deferred, batch: CoalescesSends, batchWithinWork: CoalescesSendsWithinWork, batchWithinItemUpTo: SendBatchWithinItem);
         StartReceiveThread(done, reserved);
         return done.Task;
     }

@@ -14,7 +14,16 @@ namespace Rpc.Transports.Protocol;
 /// </summary>
 internal sealed partial class MultiplexedConnection : IAsyncDisposable
 {
+    /// <summary>
+    /// Frame bytes the read loop parses before the readers they woke run (on a medium whose read
+    /// yields to them): a stream's queue stays short, its pooled buffers come back to be rented
+    /// again, and what the reader touches is still in cache.
+    /// </summary>
+    private const long ParseBatchBytes = 32 * 1024;
+
     private readonly ITransportConnection _transport;
+    // The transport as our own connection class, when it is one (in-memory test transports are not).
+    private readonly Internal.TransportConnection? _medium;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -71,7 +80,8 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         DrainTimeout = options.DrainTimeout;
         MaxPendingControlReplies = options.MaxPendingControlReplies;
         InlineContinuations = options.InlineContinuations;
-        if (transport is Internal.TransportConnection medium)
+        _medium = transport as Internal.TransportConnection;
+        if (_medium is { } medium)
         {
             medium.DrainTimeout = options.DrainTimeout;
             if (options.InlineContinuations)
@@ -122,8 +132,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     /// thread once what arrived is parsed, rather than on the thread pool, when the medium has such
     /// a thread and the caller is on it; false otherwise (see <see cref="Internal.DeferredWork"/>).
     /// </summary>
-    internal bool TryDefer(Action<object?> work, object? state) =>
-        _transport is Internal.TransportConnection medium && medium.TryDefer(work, state);
+    internal bool TryDefer(Action<object?> work, object? state) => _medium?.TryDefer(work, state) ?? false;
 
     public TimeSpan DrainTimeout { get; }
 
@@ -363,6 +372,9 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private async Task ReadLoopAsync()
     {
         Exception? error = null;
+        // Frame bytes parsed before the loop lets the readers they woke run, on a medium whose read
+        // yields to them; elsewhere all that arrived (a pipe's read would not yield anyway).
+        var parseBatch = _medium?.ReadsYieldToDeferredWork == true ? ParseBatchBytes : long.MaxValue;
         try
         {
             while (true)
@@ -371,21 +383,35 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
                 var buffer = result.Buffer;
                 MarkRead();
                 _assemblies.SweepIfRequested();
+                var parsed = 0L;
+                var more = false;
                 try
                 {
                     while (FrameReader.TryReadFrame(ref buffer, LocalSettings.MaxFrameSize, out var header, out var payload))
                     {
                         await ProcessFrameAsync(header, payload).ConfigureAwait(false);
+                        parsed += FrameHeader.Size + header.Length;
+                        if (parsed >= parseBatch && !buffer.IsEmpty)
+                        {
+                            // The rest is read again, after the readers this batch woke have run.
+                            more = true;
+                            break;
+                        }
                     }
                 }
                 finally
                 {
-                    _input.AdvanceTo(buffer.Start, buffer.End);
+                    _input.AdvanceTo(buffer.Start, more ? buffer.Start : buffer.End);
                 }
 
                 if (result.IsCanceled)
                 {
                     break;
+                }
+
+                if (more)
+                {
+                    continue;
                 }
 
                 if (result.IsCompleted)
@@ -772,6 +798,8 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
                 _outputClosed = true;
                 throw new IOException("The peer stopped reading.");
             }
+
+            _medium?.AfterFlush();
         }
         finally
         {

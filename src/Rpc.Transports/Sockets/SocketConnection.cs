@@ -66,6 +66,8 @@ internal class SocketConnection : TransportConnection
 
     protected override bool CoalescesSendsWithinWork => _socket.ProtocolType == ProtocolType.Tcp;
 
+    protected override int SendBatchWithinItem => _socket.ProtocolType == ProtocolType.Tcp ? 0 : 16 * 1024;
+
     protected override ReceiveMode Receiving => Readiness.IsSupported ? ReceiveMode.ThreadWhileAvailable : ReceiveMode.Async;
 
     protected override int Receive(Span<byte> buffer)

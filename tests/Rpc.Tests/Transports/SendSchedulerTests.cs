@@ -82,4 +82,103 @@ public sealed class SendSchedulerTests
         Assert.Equal(expected, order);
         Assert.Equal(receiveThread.ManagedThreadId, sentOn);
     }
+
+    [Fact]
+    public async Task Schedule_SecondFlushOfAnItem_WaitsForTheItemsEnd_FirstOfTheNextGoesAtOnce()
+    {
+        var scheduler = new SendScheduler();
+        var deferred = new DeferredWork(() => { }, watched: false);
+        scheduler.DeferOn(deferred, batch: false, batchWithinItemUpTo: 1024);
+        var order = new List<string>();
+
+        await RunOnReceiveThreadAsync(deferred, () =>
+        {
+            scheduler.Schedule(_ => order.Add("first sent"), null);
+            scheduler.Schedule(_ => order.Add("second sent"), null);
+            Assert.True(deferred.TryDefer(
+                _ =>
+                {
+                    scheduler.Schedule(_ => order.Add("next item's first sent"), null);
+                    order.Add("next item ends");
+                },
+                null));
+            order.Add("item ends");
+        });
+
+        Assert.Equal(["first sent", "item ends", "second sent", "next item's first sent", "next item ends"], order);
+    }
+
+    [Fact]
+    public async Task SendParkedOnceFull_BatchReachedItsSize_SendsNowAndOnlyOnce()
+    {
+        var scheduler = new SendScheduler();
+        var deferred = new DeferredWork(() => { }, watched: false);
+        scheduler.DeferOn(deferred, batch: false, batchWithinItemUpTo: 1024);
+        var order = new List<string>();
+
+        await RunOnReceiveThreadAsync(deferred, () =>
+        {
+            scheduler.Schedule(_ => order.Add("first sent"), null);
+            scheduler.Schedule(_ => order.Add("parked sent"), null);
+            scheduler.SendParkedOnceFull(1023);
+            order.Add("below the size");
+            scheduler.SendParkedOnceFull(1024);
+            order.Add("item ends");
+        });
+
+        Assert.Equal(["first sent", "below the size", "parked sent", "item ends"], order);
+    }
+
+    [Fact]
+    public async Task Schedule_WithoutABatchSize_EverySendOfAnItemGoesAtOnce()
+    {
+        var scheduler = new SendScheduler();
+        var deferred = new DeferredWork(() => { }, watched: false);
+        scheduler.DeferOn(deferred, batch: false);
+        var order = new List<string>();
+
+        await RunOnReceiveThreadAsync(deferred, () =>
+        {
+            scheduler.Schedule(_ => order.Add("first sent"), null);
+            scheduler.Schedule(_ => order.Add("second sent"), null);
+            order.Add("item ends");
+        });
+
+        Assert.Equal(["first sent", "second sent", "item ends"], order);
+    }
+
+    [Fact]
+    public void DeferOn_NegativeBatchSize_IsRefused()
+    {
+        var scheduler = new SendScheduler();
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => scheduler.DeferOn(new DeferredWork(() => { }, watched: false), batch: false, batchWithinItemUpTo: -1));
+    }
+
+    /// <summary>Runs <paramref name="items"/> as deferred items on a receive thread of the test's own.</summary>
+    private static async Task RunOnReceiveThreadAsync(DeferredWork deferred, params Action[] items)
+    {
+        Exception? failure = null;
+        var receiveThread = new Thread(() =>
+        {
+            try
+            {
+                deferred.TakeOwnership();
+                foreach (var item in items)
+                {
+                    Assert.True(deferred.TryDefer(_ => item(), null));
+                }
+
+                Assert.True(deferred.RunPending());
+                deferred.ReleaseOwnership();
+            }
+            catch (Exception ex)
+            {
+                failure = ex;
+            }
+        });
+        receiveThread.Start();
+        await Task.Run(receiveThread.Join).DefaultTimeout();
+        Assert.Null(failure);
+    }
 }
