@@ -17,6 +17,8 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
 {
     private const string CanceledByClient = "Call canceled by the client.";
     private const string DeadlineExceeded = "Deadline Exceeded";
+    private static readonly Task<bool> s_true = Task.FromResult(true);
+    private static readonly Task<bool> s_false = Task.FromResult(false);
 
     private readonly ConnectionManager _connections;
     private readonly RpcChannelOptions _channelOptions;
@@ -246,22 +248,41 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         }
     }
 
-    public async Task<bool> MoveNext(CancellationToken cancellationToken)
+    public Task<bool> MoveNext(CancellationToken cancellationToken)
+    {
+        if (!_started.IsCompletedSuccessfully || _stream is not { } stream || NeedsRegistration(cancellationToken))
+        {
+            return MoveNextAsync(cancellationToken);
+        }
+
+        // A response already queued, the common case while a stream flows, costs no state machine.
+        // The read is consumed once: its result when it completed here, else by the one await below.
+#pragma warning disable CA2012
+        var reading = stream.ReadMessageAsync(CancellationToken.None);
+        if (!reading.IsCompletedSuccessfully || reading.Result is not { } message)
+        {
+            return ContinueMoveNextAsync(stream, reading);
+        }
+#pragma warning restore CA2012
+
+        try
+        {
+            return TakeResponse(stream, message) ? s_true : s_false;
+        }
+        catch (Exception ex)
+        {
+            return FailMoveNextAsync(ex);
+        }
+    }
+
+    private async Task<bool> MoveNextAsync(CancellationToken cancellationToken)
     {
         using var registration = RegisterUnlessTheCalls(cancellationToken);
         try
         {
             await _started.ConfigureAwait(false);
             var stream = _stream!;
-            if (await stream.ReadMessageAsync(CancellationToken.None).ConfigureAwait(false) is { } message)
-            {
-                _measures.Sent(request: false, message.Length);
-                Current = MessageDeserializer.Deserialize(_method.ResponseMarshaller, _compression!.Decompress(message, stream, _channelOptions.MaxReceiveMessageSize));
-                return true;
-            }
-
-            var status = FinishFromTrailers(stream);
-            return status.StatusCode == StatusCode.OK ? false : throw new RpcException(status, _trailers!);
+            return TakeResponse(stream, await stream.ReadMessageAsync(CancellationToken.None).ConfigureAwait(false));
         }
         catch (Exception ex)
         {
@@ -269,13 +290,44 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         }
     }
 
+    private async Task<bool> ContinueMoveNextAsync(CallStream stream, ValueTask<IncomingMessage?> reading)
+    {
+        try
+        {
+            return TakeResponse(stream, await reading.ConfigureAwait(false));
+        }
+        catch (Exception ex)
+        {
+            throw await FailAsync(ex).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<bool> FailMoveNextAsync(Exception ex) => throw await FailAsync(ex).ConfigureAwait(false);
+
+    /// <summary>True with <see cref="Current"/> set to the response read; false, or the call's failure, once the stream has ended.</summary>
+    private bool TakeResponse(CallStream stream, IncomingMessage? read)
+    {
+        if (read is { } message)
+        {
+            _measures.Sent(request: false, message.Length);
+            Current = MessageDeserializer.Deserialize(_method.ResponseMarshaller, _compression!.Decompress(message, stream, _channelOptions.MaxReceiveMessageSize));
+            return true;
+        }
+
+        var status = FinishFromTrailers(stream);
+        return status.StatusCode == StatusCode.OK ? false : throw new RpcException(status, _trailers!);
+    }
+
+    private bool NeedsRegistration(CancellationToken cancellationToken) =>
+        cancellationToken.CanBeCanceled && cancellationToken != _options.CancellationToken;
+
     /// <summary>
     /// Cancels the call when <paramref name="cancellationToken"/> fires, for one read or write. The
     /// call's own token is registered for the call's life already: registering it again for every
     /// message (as a stream read with it does) cost a registration and an unregistration each.
     /// </summary>
     private CancellationTokenRegistration RegisterUnlessTheCalls(CancellationToken cancellationToken) =>
-        cancellationToken.CanBeCanceled && cancellationToken != _options.CancellationToken
+        NeedsRegistration(cancellationToken)
             ? cancellationToken.UnsafeRegister(static state => ((ClientCall<TRequest, TResponse>)state!).Cancel(CanceledByClient), this)
             : default;
 

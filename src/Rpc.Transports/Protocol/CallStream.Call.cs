@@ -16,8 +16,31 @@ internal sealed partial class CallStream
     /// The next message, or <see langword="null"/> once the peer has sent its last one.
     /// Throws <see cref="StreamResetException"/> when the stream was torn down.
     /// </summary>
+    public ValueTask<IncomingMessage?> ReadMessageAsync(CancellationToken cancellationToken)
+    {
+        // A message already queued, the common case while a stream flows, costs no state machine.
+        if (ResetStatus is null && TryDequeue(out var message, out var credit))
+        {
+            var granting = GrantCreditAsync(credit);
+            if (granting.IsCompletedSuccessfully)
+            {
+                return new ValueTask<IncomingMessage?>(message);
+            }
+
+            return AfterGrantAsync(granting, message);
+        }
+
+        return ReadMessageSlowAsync(cancellationToken);
+    }
+
+    private static async ValueTask<IncomingMessage?> AfterGrantAsync(ValueTask granting, IncomingMessage message)
+    {
+        await granting.ConfigureAwait(false);
+        return message;
+    }
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<IncomingMessage?> ReadMessageAsync(CancellationToken cancellationToken)
+    private async ValueTask<IncomingMessage?> ReadMessageSlowAsync(CancellationToken cancellationToken)
     {
         while (true)
         {

@@ -69,6 +69,14 @@ internal sealed partial class CallStream
     /// <summary>After SyncRoot is left: hands bytes freed under it to the connection window.</summary>
     private void FlushFreedBytes()
     {
+        // Whoever adds freed bytes (under SyncRoot) flushes them itself afterwards, so seeing none
+        // here, even as another thread adds some, strands nothing; and the read loop, which
+        // rarely frees any, skips the interlocked exchange.
+        if (Volatile.Read(ref _freedForConnection) == 0)
+        {
+            return;
+        }
+
         var freed = Interlocked.Exchange(ref _freedForConnection, 0);
         if (freed > 0)
         {

@@ -41,7 +41,24 @@ internal sealed partial class CallStream
         waiting?.TrySetResult(headers);
     }
 
-    internal async ValueTask OnMessageFragmentAsync(ReadOnlySequence<byte> payload, byte flags)
+    internal ValueTask OnMessageFragmentAsync(ReadOnlySequence<byte> payload, byte flags)
+    {
+        // A whole message in one frame on an open stream, the common case, costs no state machine.
+        var length = (int)payload.Length;
+        if ((flags & (FrameFlags.EndMessage | FrameFlags.EndStream)) != FrameFlags.EndMessage || _assembly is not null || _remoteEnded || IsClosed
+            || length > _connection.MaxReceiveMessageSize)
+        {
+            return OnMessageFragmentSlowAsync(payload, flags);
+        }
+
+        SpendReceiveWindow(length);
+        var buffer = ArrayPool<byte>.Shared.Rent(Math.Max(length, 1));
+        payload.CopyTo(buffer);
+        Enqueue(new IncomingMessage(buffer, length, (flags & FrameFlags.Compressed) != 0), length);
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask OnMessageFragmentSlowAsync(ReadOnlySequence<byte> payload, byte flags)
     {
         // A reset on another thread sets _remoteEnded after closing, so closed is checked after
         // it: a stream reset under the read loop is a dropped frame, not the peer's fault.
