@@ -293,6 +293,12 @@ internal abstract class ServerCall : IThreadPoolWorkItem, IStreamObserver
 
     private void AddHeadersIfUnsent(ref OutgoingFrames frames)
     {
+        // Once sent they stay sent: a streaming handler's later messages skip the lock.
+        if (Volatile.Read(ref _headersSent))
+        {
+            return;
+        }
+
         lock (_lock)
         {
             if (!_headersSent)

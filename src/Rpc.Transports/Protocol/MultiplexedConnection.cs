@@ -26,7 +26,9 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     private readonly Internal.TransportConnection? _medium;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly WriteLock _writeLock = new();
+    // Read loop only: the stream the last frame was for (FindStream).
+    private CallStream? _lastFound;
     private readonly StreamTable _streams = new();
     private readonly ICallAcceptor? _acceptor;
     private readonly ILogger _logger;
@@ -561,10 +563,20 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     /// <summary>The open stream a frame is for; null for a stream already closed (a benign race).</summary>
     private CallStream? FindStream(FrameHeader header)
     {
+        // A stream's frames come in runs. Ids are never reused, and a stream leaves the table only
+        // once closed, so an open stream with the id is the table's answer, without its lock.
+        if (_lastFound is { } last && last.Id == header.StreamId && !last.IsClosed)
+        {
+            return last;
+        }
+
         if (_streams.TryGet(header.StreamId, out var stream))
         {
+            _lastFound = stream;
             return stream;
         }
+
+        _lastFound = null;
 
         var opened = IsClient ? header.StreamId < Volatile.Read(ref _nextStreamId) : header.StreamId <= _highestStreamId;
         return opened
@@ -782,7 +794,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
     /// </summary>
     internal async ValueTask WriteAsync<TState>(TState state, Action<PipeWriter, TState> write)
     {
-        await _writeLock.WaitAsync().ConfigureAwait(false);
+        await _writeLock.EnterAsync().ConfigureAwait(false);
         try
         {
             if (_outputClosed)
@@ -803,7 +815,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
         finally
         {
-            _writeLock.Release();
+            _writeLock.Exit();
         }
     }
 
@@ -978,7 +990,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
 
         // Writers hold the lock only to copy into the output, never while waiting on the peer.
-        await _writeLock.WaitAsync().ConfigureAwait(false);
+        await _writeLock.EnterAsync().ConfigureAwait(false);
         try
         {
             _outputClosed = true;
@@ -986,7 +998,7 @@ internal sealed partial class MultiplexedConnection : IAsyncDisposable
         }
         finally
         {
-            _writeLock.Release();
+            _writeLock.Exit();
         }
 
         // A broken transport is torn down at once; after a protocol error the GOAWAY that names it

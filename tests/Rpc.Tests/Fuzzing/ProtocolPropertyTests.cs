@@ -184,7 +184,7 @@ public sealed class ProtocolPropertyTests
 
     [Fact]
     public void Settings_UnknownIds_Ignored() =>
-        Gen.Select(Gen.UShort[6, ushort.MaxValue], Gen.UInt).Array[0, 8].Sample(unknown =>
+        Gen.Select(Gen.UShort[(ushort)(SettingId.MappedPayloadLimit + 1), ushort.MaxValue], Gen.UInt).Array[0, 8].Sample(unknown =>
         {
             var payload = new byte[unknown.Length * 6];
             for (var i = 0; i < unknown.Length; i++)
