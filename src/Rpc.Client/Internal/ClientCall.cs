@@ -256,18 +256,20 @@ internal sealed class ClientCall<TRequest, TResponse> : IClientStreamWriter<TReq
         }
 
         // A response already queued, the common case while a stream flows, costs no state machine.
-        // The read is consumed once: its result when it completed here, else by the one await below.
+        // The read is consumed once: by its result when it completed here, else by the one await
+        // below (a pooled read's result may not be taken twice).
 #pragma warning disable CA2012
         var reading = stream.ReadMessageAsync(CancellationToken.None);
-        if (!reading.IsCompletedSuccessfully || reading.Result is not { } message)
+        if (!reading.IsCompletedSuccessfully)
         {
             return ContinueMoveNextAsync(stream, reading);
         }
 #pragma warning restore CA2012
 
+        var read = reading.Result;
         try
         {
-            return TakeResponse(stream, message) ? s_true : s_false;
+            return TakeResponse(stream, read) ? s_true : s_false;
         }
         catch (Exception ex)
         {

@@ -9,6 +9,9 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
     where TRequest : class
     where TResponse : class
 {
+    private static readonly Task<bool> s_true = Task.FromResult(true);
+    private static readonly Task<bool> s_false = Task.FromResult(false);
+
     private readonly ServerMethod<TRequest, TResponse> _method;
     private int _writePending;
 
@@ -89,14 +92,42 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
         }
     }
 
-    public async Task<bool> MoveNext(CancellationToken cancellationToken)
+    public Task<bool> MoveNext(CancellationToken cancellationToken)
+    {
+        // A request already queued, the common case while a stream flows, costs no state machine.
+        // The read is consumed once: by its result when it completed here, else by the one await
+        // below (a pooled read's result may not be taken twice).
+#pragma warning disable CA2012
+        var reading = Stream.ReadMessageAsync(cancellationToken);
+        if (!reading.IsCompletedSuccessfully)
+        {
+            return MoveNextAsync(reading);
+        }
+#pragma warning restore CA2012
+
+        if (reading.Result is not { } message)
+        {
+            return s_false;
+        }
+
+        try
+        {
+            TakeRequest(message);
+            return s_true;
+        }
+        catch (Exception ex)
+        {
+            return Task.FromException<bool>(ex);
+        }
+    }
+
+    private async Task<bool> MoveNextAsync(ValueTask<IncomingMessage?> reading)
     {
         try
         {
-            if (await Stream.ReadMessageAsync(cancellationToken).ConfigureAwait(false) is { } message)
+            if (await reading.ConfigureAwait(false) is { } message)
             {
-                CountMessage(request: true, message.Length);
-                Current = MessageDeserializer.Deserialize(_method.Method.RequestMarshaller, Decompress(message));
+                TakeRequest(message);
                 return true;
             }
 
@@ -106,6 +137,12 @@ internal sealed class ServerCall<TRequest, TResponse> : ServerCall, IAsyncStream
         {
             throw new RpcException(ex.Status);
         }
+    }
+
+    private void TakeRequest(IncomingMessage message)
+    {
+        CountMessage(request: true, message.Length);
+        Current = MessageDeserializer.Deserialize(_method.Method.RequestMarshaller, Decompress(message));
     }
 
     public Task WriteAsync(TResponse message) => WriteAsync(message, CancellationToken.None);
