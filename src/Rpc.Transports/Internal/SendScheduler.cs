@@ -29,8 +29,11 @@ internal sealed class SendScheduler : PipeScheduler
     private DeferredWork? _deferred;
     private bool _batch;
     private bool _batchWithinWork;
-    // Receive thread only (the item that flushes and the deferred run are both on it): a writer
-    // that keeps writing inside one item has its later sends parked here, to leave together.
+    // A writer that keeps writing inside one item on the receive thread has its later sends
+    // parked here, to leave together. The receive thread parks; whoever takes the parked send
+    // (the item's end, a full batch, another thread's flush, or a new receive thread after the
+    // watchdog's rescue) takes it by exchange, so it runs exactly once. The state is written
+    // before the action is published and read only by the thread that took the action.
     private int _batchWithinItemUpTo;
     private long _itemThatSent = -1;
     private Action<object?>? _parked;
@@ -78,12 +81,13 @@ internal sealed class SendScheduler : PipeScheduler
     }
 
     /// <summary>
-    /// After a flush: the parked send goes now if <paramref name="unsentBytes"/> have gathered,
-    /// rather than at the end of the item. Only the receive thread, which parked it, sends it.
+    /// After a flush: the parked send goes now if <paramref name="unsentBytes"/> have gathered, or
+    /// if the flush was another thread's (whose bytes would otherwise wait for the item's end too),
+    /// rather than at the end of the item.
     /// </summary>
     public void SendParkedOnceFull(long unsentBytes)
     {
-        if (_parked is not null && unsentBytes >= _batchWithinItemUpTo && _deferred is { IsOwner: true })
+        if (Volatile.Read(ref _parked) is not null && (unsentBytes >= _batchWithinItemUpTo || _deferred is not { IsOwner: true }))
         {
             SendParked();
         }
@@ -137,23 +141,37 @@ internal sealed class SendScheduler : PipeScheduler
             return false;
         }
 
-        if (!owner.TryDefer(static scheduler => ((SendScheduler)scheduler!).SendParked(), this))
+        // Published before the run is queued: a receive thread that takes over after a rescue
+        // may run the queued item before this one returns.
+        _parkedState = state;
+        Volatile.Write(ref _parked, action);
+        if (owner.TryDefer(static scheduler => ((SendScheduler)scheduler!).SendParked(), this))
         {
-            return false;
+            return true;
         }
 
-        _parked = action;
-        _parkedState = state;
-        return true;
+        // Refused (paused, or the loop just moved): the caller sends, unless some other thread
+        // already took the send meanwhile and ran it.
+        if (Interlocked.Exchange(ref _parked, null) is null)
+        {
+            return true;
+        }
+
+        _parkedState = null;
+        return false;
     }
 
-    /// <summary>On the receive thread: the parked send, once; the item's end finds nothing if the batch filled first.</summary>
+    /// <summary>The parked send, run by whoever takes it first; the others find nothing.</summary>
     private void SendParked()
     {
-        var action = _parked;
+        if (Interlocked.Exchange(ref _parked, null) is not { } action)
+        {
+            return;
+        }
+
+        // Nothing parks again before this action runs: the next park is the send loop's next wait.
         var state = _parkedState;
-        _parked = null;
         _parkedState = null;
-        action?.Invoke(state);
+        action(state);
     }
 }

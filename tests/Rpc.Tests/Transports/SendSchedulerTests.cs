@@ -130,6 +130,37 @@ public sealed class SendSchedulerTests
     }
 
     [Fact]
+    public async Task SendParkedOnceFull_AnotherThreadsFlush_TakesTheParkedSendOnce()
+    {
+        var scheduler = new SendScheduler();
+        var deferred = new DeferredWork(() => { }, watched: false);
+        scheduler.DeferOn(deferred, batch: false, batchWithinItemUpTo: 1024);
+        var sends = new List<(string What, int Thread)>();
+        using var parked = new ManualResetEventSlim();
+        using var taken = new ManualResetEventSlim();
+        var flusher = new Thread(() =>
+        {
+            parked.Wait();
+            // A writer on another thread flushed a few bytes: it must not wait for the item.
+            scheduler.SendParkedOnceFull(10);
+            taken.Set();
+        });
+        flusher.Start();
+
+        await RunOnReceiveThreadAsync(deferred, () =>
+        {
+            scheduler.Schedule(_ => sends.Add(("first", Environment.CurrentManagedThreadId)), null);
+            scheduler.Schedule(_ => sends.Add(("parked", Environment.CurrentManagedThreadId)), null);
+            parked.Set();
+            Assert.True(taken.Wait(TimeSpan.FromSeconds(10)));
+        });
+        await Task.Run(flusher.Join).DefaultTimeout();
+
+        Assert.Equal(["first", "parked"], sends.Select(s => s.What));
+        Assert.Equal(flusher.ManagedThreadId, sends[1].Thread);
+    }
+
+    [Fact]
     public async Task Schedule_WithoutABatchSize_EverySendOfAnItemGoesAtOnce()
     {
         var scheduler = new SendScheduler();
