@@ -33,10 +33,16 @@ internal sealed class FallbackUnaryCall<TRequest, TResponse>
     }
 
     /// <summary>Whether a local failure shows the server never saw the call, so that sending it elsewhere cannot run it twice.</summary>
+    /// <remarks>
+    /// A local channel that the upgrade dropped (its server went away) refuses calls before they
+    /// have a connection: its manager's <see cref="ObjectDisposedException"/>, named after the
+    /// channel, is thrown only there.
+    /// </remarks>
     internal static bool NeverReachedServer(Status status) =>
         status.StatusCode == StatusCode.Unavailable
         && (status.Detail.StartsWith(ConnectFailedPrefix, StringComparison.Ordinal)
-            || status.Detail.StartsWith(RefusedByGoAwayPrefix, StringComparison.Ordinal));
+            || status.Detail.StartsWith(RefusedByGoAwayPrefix, StringComparison.Ordinal)
+            || status.DebugException is ObjectDisposedException { ObjectName: var disposed } && disposed.StartsWith(Internal.ConnectionManager.DisposedObjectPrefix, StringComparison.Ordinal));
 
     private async Task<TResponse> DecideAsync(CallInvoker http, Method<TRequest, TResponse> method, string? host, CallOptions options, TRequest request)
     {

@@ -384,11 +384,14 @@ internal sealed partial class ConnectionManager : IAsyncDisposable
         await Task.WhenAll(connections.Select(DisposeBoundedAsync)).ConfigureAwait(false);
     }
 
+    /// <summary>How the disposed channel names itself in the exception a call gets before it has a connection.</summary>
+    internal const string DisposedObjectPrefix = "RpcChannel ";
+
     private void ThrowIfDisposed()
     {
         if (_disposed.IsCancellationRequested)
         {
-            throw new ObjectDisposedException($"RpcChannel '{_address}'", $"The channel to '{_address}' has been disposed.");
+            throw new ObjectDisposedException($"{DisposedObjectPrefix}'{_address}'", $"The channel to '{_address}' has been disposed.");
         }
     }
 }
