@@ -45,7 +45,6 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     private Task<FlushResult>? _pendingFlush;
     private volatile bool _receiveEnded;
     private bool _closed;
-    private bool _batchesWithinItem;
     private int _disposed;
 
     /// <param name="peer">The peer's description.</param>
@@ -152,13 +151,7 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     internal bool ReadsYieldToDeferredWork => _inPlace is not null;
 
     /// <summary>The protocol, after each flush: sends a gathered batch that has reached its size.</summary>
-    internal void AfterFlush()
-    {
-        if (_batchesWithinItem)
-        {
-            _sendScheduler.SendParkedOnceFull(Backlog.UnsentBytes);
-        }
-    }
+    internal void AfterFlush() => _sendScheduler.SendParkedOnceFull(Backlog.UnsentBytes);
 
     /// <summary>
     /// The input, for a medium whose received bytes the protocol can read where they lie; null
@@ -254,7 +247,6 @@ internal abstract class TransportConnection : ITransportConnection, IDuplexPipe
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _deferred = new DeferredWork(() => StartReceiveThread(done, reserved));
-        _batchesWithinItem = SendBatchWithinItem > 0;
         _sendScheduler.DeferOn(_deferred, batch: CoalescesSends, batchWithinWork: CoalescesSendsWithinWork, batchWithinItemUpTo: SendBatchWithinItem);
         StartReceiveThread(done, reserved);
         return done.Task;

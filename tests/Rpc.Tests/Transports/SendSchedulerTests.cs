@@ -86,9 +86,7 @@ public sealed class SendSchedulerTests
     [Fact]
     public async Task Schedule_SecondFlushOfAnItem_WaitsForTheItemsEnd_FirstOfTheNextGoesAtOnce()
     {
-        var scheduler = new SendScheduler();
-        var deferred = new DeferredWork(() => { }, watched: false);
-        scheduler.DeferOn(deferred, batch: false, batchWithinItemUpTo: 1024);
+        var (scheduler, deferred) = BatchingWithinItems();
         var order = new List<string>();
 
         await RunOnReceiveThreadAsync(deferred, () =>
@@ -111,9 +109,7 @@ public sealed class SendSchedulerTests
     [Fact]
     public async Task SendParkedOnceFull_BatchReachedItsSize_SendsNowAndOnlyOnce()
     {
-        var scheduler = new SendScheduler();
-        var deferred = new DeferredWork(() => { }, watched: false);
-        scheduler.DeferOn(deferred, batch: false, batchWithinItemUpTo: 1024);
+        var (scheduler, deferred) = BatchingWithinItems();
         var order = new List<string>();
 
         await RunOnReceiveThreadAsync(deferred, () =>
@@ -132,9 +128,7 @@ public sealed class SendSchedulerTests
     [Fact]
     public async Task SendParkedOnceFull_AnotherThreadsFlush_TakesTheParkedSendOnce()
     {
-        var scheduler = new SendScheduler();
-        var deferred = new DeferredWork(() => { }, watched: false);
-        scheduler.DeferOn(deferred, batch: false, batchWithinItemUpTo: 1024);
+        var (scheduler, deferred) = BatchingWithinItems();
         var sends = new List<(string What, int Thread)>();
         using var parked = new ManualResetEventSlim();
         using var taken = new ManualResetEventSlim();
@@ -184,6 +178,15 @@ public sealed class SendSchedulerTests
         var scheduler = new SendScheduler();
 
         Assert.Throws<ArgumentOutOfRangeException>(() => scheduler.DeferOn(new DeferredWork(() => { }, watched: false), batch: false, batchWithinItemUpTo: -1));
+    }
+
+    /// <summary>A scheduler that gathers an item's later sends up to 1 KiB, on an unwatched receive thread's work.</summary>
+    private static (SendScheduler Scheduler, DeferredWork Deferred) BatchingWithinItems()
+    {
+        var scheduler = new SendScheduler();
+        var deferred = new DeferredWork(() => { }, watched: false);
+        scheduler.DeferOn(deferred, batch: false, batchWithinItemUpTo: 1024);
+        return (scheduler, deferred);
     }
 
     /// <summary>Runs <paramref name="items"/> as deferred items on a receive thread of the test's own.</summary>
